@@ -1,0 +1,237 @@
+"""Every configuration option of pipeline, declared once.
+
+Options live in per-group lists; :func:`list_opts` hands them to
+``oslo-config-generator`` (entry point ``oslo.config.opts``, namespace
+``pipeline``) and :func:`pipeline.service.prepare_service` registers them on
+a fresh :class:`oslo_config.cfg.ConfigOpts`.
+
+This module deliberately imports nothing from the rest of the package so the
+sample generator and third-party tools can load it cheaply.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+
+DEFAULT_OPTS = [
+    cfg.StrOpt(
+        "transport_url",
+        default="amqp://guest:guest@localhost:5672//",
+        secret=True,
+        help="URL of the message bus to consume from, in kombu form "
+        "(amqp://user:password@host:port/vhost). memory:// runs on kombu's "
+        "in-process transport, for demos and tests.",
+    ),
+]
+
+DATABASE_OPTS = [
+    cfg.StrOpt(
+        "connection",
+        default="sqlite:///pipeline.sqlite",
+        secret=True,
+        help="Storage URL; its scheme picks the driver: sqlite, postgresql, "
+        "mysql/mariadb, mongodb, memory, or a third-party scheme registered "
+        "in the pipeline.storage entry point group. A relative SQLite path "
+        "is relative to the current directory.",
+    ),
+    cfg.IntOpt(
+        "event_time_to_live",
+        default=-1,
+        help="Seconds to keep events; 'pipeline expire' deletes older ones. "
+        "Zero or a negative value keeps events forever.",
+    ),
+    cfg.IntOpt(
+        "events_delete_batch_size",
+        default=10000,
+        min=1,
+        help="How many expired events one delete statement removes, so "
+        "expiry never holds long locks.",
+    ),
+    cfg.IntOpt(
+        "max_retries",
+        default=10,
+        help="How many times to retry connecting to the database at "
+        "start-up before giving up; -1 retries forever.",
+    ),
+    cfg.FloatOpt(
+        "retry_interval",
+        default=1.0,
+        min=0,
+        help="Seconds between start-up connection attempts.",
+    ),
+    cfg.BoolOpt(
+        "mongodb_ttl_index",
+        default=False,
+        help="MongoDB only: also create a TTL index on the event time so the "
+        "server expires events after event_time_to_live by itself.",
+    ),
+]
+
+EVENT_OPTS = [
+    cfg.StrOpt(
+        "definitions_cfg_file",
+        default=None,
+        help="Event definitions YAML file (Ceilometer format). Unset: the "
+        "definitions shipped with pipeline, of which "
+        "etc/pipeline/event_definitions.yaml is a copy.",
+    ),
+    cfg.BoolOpt(
+        "drop_unmatched_notifications",
+        default=False,
+        help="Drop notifications that no event definition matches. When "
+        "False they still become events carrying the default traits.",
+    ),
+    cfg.ListOpt(
+        "store_raw",
+        default=[],
+        help="Notification priorities (info, error, ...) whose whole "
+        "notification is kept in the event's raw field.",
+    ),
+]
+
+NOTIFICATION_OPTS = [
+    cfg.ListOpt(
+        "exchanges",
+        default=[
+            "nova", "glance", "cinder", "neutron", "keystone", "heat",
+            "ceilometer", "ironic", "swift", "magnum", "trove", "designate",
+            "octavia",
+        ],
+        help="Topic exchanges (one per service, as oslo.messaging names "
+        "them) whose notifications are consumed.",
+    ),
+    cfg.ListOpt(
+        "topics",
+        default=["notifications"],
+        help="Notification topics; each is bound as <topic>.<priority>.",
+    ),
+    cfg.ListOpt(
+        "priorities",
+        default=["info", "warn", "error", "critical", "audit", "debug",
+                 "sample"],
+        help="Notification priorities to consume.",
+    ),
+    cfg.StrOpt(
+        "queue_name",
+        default="pipeline.notifications",
+        help="Durable queue shared by every consumer (competing consumers).",
+    ),
+    cfg.IntOpt(
+        "batch_size",
+        default=500,
+        min=1,
+        help="Messages written to storage in one batch.",
+    ),
+    cfg.FloatOpt(
+        "batch_timeout",
+        default=1.0,
+        min=0.01,
+        help="Seconds to wait for a batch to fill before writing what is "
+        "there.",
+    ),
+    cfg.IntOpt(
+        "prefetch_count",
+        default=0,
+        min=0,
+        help="Unacknowledged messages the broker may hand one consumer; 0 "
+        "means twice batch_size.",
+    ),
+    cfg.IntOpt(
+        "workers",
+        default=1,
+        min=1,
+        help="Consumer processes started by 'pipeline consume'.",
+    ),
+    cfg.StrOpt(
+        "dead_letter_exchange",
+        default="pipeline.dlx",
+        help="Exchange that receives rejected messages; they land in the "
+        "durable queue pipeline.dead with their reason in the headers.",
+    ),
+]
+
+TICKETING_OPTS = [
+    cfg.StrOpt(
+        "queue",
+        default="logging",
+        help="Queue of log records (logbook's MessageQueueHandler default).",
+    ),
+    cfg.ListOpt(
+        "notification_priorities",
+        default=["error", "critical"],
+        help="Notifications of these priorities also become tickets.",
+    ),
+    cfg.StrOpt(
+        "grouping",
+        default="location",
+        choices=[
+            ("location", "portable: channel, level, module, function, "
+             "relative file name and line"),
+            ("logbook", "bit-for-bit logbook's hash, for existing logbook "
+             "databases"),
+            ("template", "channel, level, exception type and the message "
+             "with its variable parts masked"),
+        ],
+        help="How log records are grouped into tickets. A record whose "
+        "extra carries 'fingerprint' is always grouped by it.",
+    ),
+    cfg.StrOpt(
+        "hash_salt",
+        default=None,
+        secret=True,
+        help="Salt of the grouping hash; unset derives it from the app id, "
+        "as logbook does.",
+    ),
+    cfg.StrOpt(
+        "app_id",
+        default="generic",
+        help="Application id given to records that carry none.",
+    ),
+    cfg.IntOpt(
+        "occurrence_time_to_live",
+        default=-1,
+        help="Seconds to keep ticket occurrences; ticket counts are kept. "
+        "Zero or negative keeps them forever.",
+    ),
+]
+
+API_OPTS = [
+    cfg.HostAddressOpt(
+        "host", default="127.0.0.1", help="Address the REST API listens on."
+    ),
+    cfg.PortOpt("port", default=8977, help="Port the REST API listens on."),
+    cfg.IntOpt(
+        "default_api_return_limit",
+        default=100,
+        min=1,
+        help="Items returned by a list request that gives no limit.",
+    ),
+    cfg.IntOpt(
+        "max_api_return_limit",
+        default=10000,
+        min=1,
+        help="Largest limit a request may ask for.",
+    ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="keystone",
+        choices=[
+            ("keystone", "trust X-User-Id/X-Project-Id/X-Roles set by "
+             "keystonemiddleware in front of the API"),
+            ("noauth", "no access control; development only"),
+        ],
+        help="How requests are authorised.",
+    ),
+]
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Return ``(group, options)`` pairs for registration and the sample."""
+    return [
+        ("DEFAULT", DEFAULT_OPTS),
+        ("database", DATABASE_OPTS),
+        ("event", EVENT_OPTS),
+        ("notification", NOTIFICATION_OPTS),
+        ("ticketing", TICKETING_OPTS),
+        ("api", API_OPTS),
+    ]

@@ -1,0 +1,107 @@
+"""Storage: pick a driver by URL scheme, check its capabilities, connect.
+
+Drivers are entry points in the ``pipeline.storage`` group named after the
+URL scheme (``sqlite``, ``postgresql``, ``mysql``, ``mariadb``, ``mongodb``,
+``memory``); a ``+dialect`` suffix (``postgresql+psycopg``) is ignored when
+choosing. Third-party packages add schemes by declaring entry points.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from oslo_config import cfg
+from stevedore import driver, extension
+from stevedore.exception import NoMatches
+
+from pipeline.exceptions import MissingCapability, StorageUnavailable, UnknownDriver
+from pipeline.storage.base import Capability, Connection, RecordResult, dress_url
+from pipeline.storage.query import EventFilter
+
+__all__ = [
+    "Capability",
+    "Connection",
+    "EventFilter",
+    "RecordResult",
+    "dress_url",
+    "get_connection",
+    "get_connection_from_config",
+    "installed_drivers",
+]
+
+NAMESPACE = "pipeline.storage"
+LOG = logging.getLogger(__name__)
+
+
+def url_scheme(url: str) -> str:
+    """The driver name of ``url``: its scheme without a ``+dialect`` suffix."""
+    scheme, sep, _ = url.partition(":")
+    if not sep or not scheme:
+        raise UnknownDriver(f"storage URL {dress_url(url)!r} has no scheme")
+    return scheme.split("+", 1)[0].lower()
+
+
+def installed_drivers() -> list[str]:
+    """Names of every storage driver entry point installed."""
+    return sorted(extension.ExtensionManager(NAMESPACE).entry_points_names())
+
+
+def _load_driver_class(scheme: str) -> type[Connection]:
+    def reraise(_manager: object, _entrypoint: object, err: Exception) -> None:
+        raise err
+
+    try:
+        manager = driver.DriverManager(
+            NAMESPACE, scheme, invoke_on_load=False, on_load_failure_callback=reraise
+        )
+    except NoMatches:
+        raise UnknownDriver(
+            f"no storage driver for scheme {scheme!r}; installed: "
+            f"{', '.join(installed_drivers()) or 'none'}"
+        ) from None
+    return manager.driver  # type: ignore[no-any-return]
+
+
+def get_connection(
+    url: str,
+    conf: cfg.ConfigOpts | None = None,
+    require: Iterable[Capability] = (),
+) -> Connection:
+    """Load the driver for ``url``, check ``require``d capabilities, connect.
+
+    Connecting is retried ``[database] max_retries`` times every
+    ``[database] retry_interval`` seconds when the storage is unavailable
+    (once when ``conf`` is None).
+    """
+    driver_class = _load_driver_class(url_scheme(url))
+    missing = [cap for cap in require if cap not in driver_class.capabilities]
+    if missing:
+        raise MissingCapability(
+            f"storage driver {url_scheme(url)!r} lacks "
+            f"{', '.join(cap.value for cap in missing)}; it offers "
+            f"{', '.join(sorted(c.value for c in driver_class.capabilities)) or 'nothing'}"
+        )
+    retries = conf.database.max_retries if conf is not None else 0
+    interval = conf.database.retry_interval if conf is not None else 0.0
+    attempt = 0
+    while True:
+        try:
+            return driver_class(url, conf)
+        except StorageUnavailable as err:
+            attempt += 1
+            if retries >= 0 and attempt > retries:
+                raise
+            LOG.warning(
+                "storage %s unavailable (%s); retry %d in %.1fs",
+                dress_url(url), err, attempt, interval,
+            )
+            time.sleep(interval)
+
+
+def get_connection_from_config(
+    conf: cfg.ConfigOpts, require: Iterable[Capability] = ()
+) -> Connection:
+    """:func:`get_connection` for ``[database] connection``."""
+    return get_connection(conf.database.connection, conf, require)

@@ -1,0 +1,228 @@
+"""The storage driver interface: capabilities, the event algorithm, primitives.
+
+A driver subclasses :class:`Connection`, declares its
+:attr:`Connection.capabilities`, and implements the abstract primitives
+(``_write_events``, ``_query_events``, ...). The public methods here own the
+shared algorithm — validation, de-duplication inside a batch, filter
+normalisation, marker resolution — so every driver behaves the same.
+
+A driver that can also store tickets additionally implements the ticket
+operations and declares :attr:`Capability.TICKETS`; callers that need them
+ask :func:`pipeline.storage.get_connection` to ``require`` it.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import enum
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from oslo_config import cfg
+
+from pipeline.exceptions import InvalidMarker, InvalidQuery
+from pipeline.models import Event, Trait
+from pipeline.storage.query import EventFilter, EventQuery, build_event_query, sort_values
+
+LOG = logging.getLogger(__name__)
+
+
+class Capability(enum.Enum):
+    """What a driver can do; checked at start-up, never discovered by failing."""
+
+    #: record_events, get_events, get_event_types, get_trait_types, get_traits
+    EVENTS = "events"
+    #: clear_expired_data
+    EVENT_EXPIRY = "event_expiry"
+    #: record_tickets and the ticket read/solve/delete operations
+    TICKETS = "tickets"
+    #: clear_expired_occurrences
+    TICKET_EXPIRY = "ticket_expiry"
+
+
+@dataclass
+class RecordResult:
+    """What one :meth:`Connection.record_events` call did.
+
+    ``stored`` and ``duplicates`` are message ids; ``failed`` maps a message
+    id to the reason it was not stored. Every event given appears in exactly
+    one of the three.
+    """
+
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: RecordResult) -> None:
+        """Add ``other``'s outcomes to this one."""
+        self.stored.extend(other.stored)
+        self.duplicates.extend(other.duplicates)
+        self.failed.update(other.failed)
+
+
+def _checked_event(event: Event) -> Event:
+    """Return ``event`` with every trait value converted to its dtype.
+
+    Raises ValueError naming the first bad trait.
+    """
+    if not isinstance(event.message_id, str) or not event.message_id:
+        raise ValueError(f"message_id must be a non-empty string, got {event.message_id!r}")
+    if not isinstance(event.event_type, str) or not event.event_type:
+        raise ValueError(f"event_type must be a non-empty string, got {event.event_type!r}")
+    traits = []
+    seen: set[str] = set()
+    for trait in event.traits:
+        if trait.name in seen:
+            raise ValueError(f"trait {trait.name!r} appears twice")
+        seen.add(trait.name)
+        try:
+            value = Trait.convert_value(trait.dtype, trait.value)
+        except ValueError as err:
+            raise ValueError(f"trait {trait.name!r}: {err}") from None
+        traits.append(trait if value is trait.value else Trait(trait.name, trait.dtype, value))
+    return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
+
+
+class Connection(abc.ABC):
+    """Base class of every storage driver.
+
+    Constructed with the storage URL and the ConfigOpts (which may be None
+    for library use). Drivers raise the exceptions of
+    :mod:`pipeline.exceptions`, never their client library's.
+    """
+
+    #: Capabilities this driver implements.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
+        self.url = url
+        self.conf = conf
+
+    # -- events: public API (the algorithm) -------------------------------
+
+    def record_events(self, events: Iterable[Event]) -> RecordResult:
+        """Store a batch of events, skipping those already stored.
+
+        A message id already stored, or repeated within the batch, is
+        counted as a duplicate; an event with an invalid trait is reported in
+        ``failed`` and does not stop the others.
+        """
+        result = RecordResult()
+        valid: list[Event] = []
+        seen: set[str] = set()
+        for event in events:
+            try:
+                checked = _checked_event(event)
+            except ValueError as err:
+                result.failed[str(event.message_id)] = str(err)
+                continue
+            if checked.message_id in seen:
+                result.duplicates.append(checked.message_id)
+                continue
+            seen.add(checked.message_id)
+            valid.append(checked)
+        if valid:
+            result.merge(self._write_events(valid))
+        return result
+
+    def get_events(
+        self, event_filter: EventFilter | None, pagination: Mapping[str, Any] | None = None
+    ) -> list[Event]:
+        """Events matching ``event_filter``, sorted and paginated.
+
+        ``pagination`` is ``{'limit': int, 'marker': message_id,
+        'sort': [(key, 'asc'|'desc'), ...]}`` with keys ``generated`` and
+        ``message_id``. An unknown marker raises :class:`InvalidMarker`.
+        """
+        query = build_event_query(event_filter, pagination)
+        marker = (pagination or {}).get("marker")
+        if marker is not None:
+            if not isinstance(marker, str):
+                raise InvalidQuery(f"marker must be a message id, got {marker!r}")
+            generated = self._event_generated(marker)
+            if generated is None:
+                raise InvalidMarker(f"marker {marker!r} names no stored event")
+            query = query.with_after(sort_values(query, generated, marker))
+        return self._query_events(query)
+
+    def clear_expired_data(self, ttl: int, max_count: int | None = None) -> int:
+        """Delete events generated more than ``ttl`` seconds ago.
+
+        Deletes at most ``max_count`` events (all when None), oldest first,
+        removes event types left without events, and returns how many events
+        were deleted.
+        """
+        if ttl <= 0:
+            return 0
+        if max_count is not None and max_count < 1:
+            raise InvalidQuery(f"max_count must be positive, got {max_count!r}")
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=ttl)
+        deleted = self._delete_events_before(cutoff, max_count)
+        LOG.debug("deleted %d events generated before %s", deleted, cutoff)
+        return deleted
+
+    @staticmethod
+    def dress_url(url: str) -> str:
+        """The URL with its password masked, safe for logs."""
+        return dress_url(url)
+
+    # -- events: primitives each driver implements ------------------------
+
+    @abc.abstractmethod
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
+        """Insert valid, batch-unique events; report ids already stored as duplicates.
+
+        Must use as few round trips as the database allows, and must not let
+        one failing event stop the others (report it in ``failed``).
+        Unreachable storage raises :class:`StorageUnavailable`.
+        """
+
+    @abc.abstractmethod
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
+        """``generated`` of the stored event ``message_id``, or None."""
+
+    @abc.abstractmethod
+    def _query_events(self, query: EventQuery) -> list[Event]:
+        """Events matching ``query`` (see :mod:`pipeline.storage.query`)."""
+
+    @abc.abstractmethod
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        """Delete up to ``max_count`` oldest events with generated < cutoff."""
+
+    @abc.abstractmethod
+    def get_event_types(self) -> list[str]:
+        """All event types that have events, sorted."""
+
+    @abc.abstractmethod
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        """``{'name': trait name, 'data_type': dtype}`` items of an event type, sorted."""
+
+    @abc.abstractmethod
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
+        """All traits of events of ``event_type`` (only ``trait_type`` if given)."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Delete everything this driver stored."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the current version (idempotent)."""
+
+    def close(self) -> None:
+        """Release connections; the object must not be used afterwards."""
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>^[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@]*):[^@/]*@")
+
+
+def dress_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``****``.
+
+    Works for multi-host URLs (``mongodb://u:p@h1,h2/db``) too.
+    """
+    return _CREDENTIALS.sub(r"\g<scheme>\g<user>:****@", url, count=1)

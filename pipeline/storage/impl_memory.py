@@ -1,0 +1,180 @@
+"""In-process storage driver: a real driver kept in Python dicts.
+
+URL: ``memory://`` (anything after the scheme is ignored; every
+:class:`Connection` has its own store). Capabilities: all of them.
+Nothing survives the process. It exists for tests, demos and embedding, and
+it is the reference implementation of the query semantics in
+:mod:`pipeline.storage.query`: it evaluates queries with the same operator
+table the SQL and MongoDB drivers translate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from oslo_config import cfg
+
+from pipeline.models import Event, Trait
+from pipeline.storage.base import Capability, Connection as BaseConnection, RecordResult
+from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition, is_after, sort_values
+
+
+def _matches_trait(event: Event, condition: TraitCondition) -> bool:
+    trait = event.trait(condition.name)
+    if trait is None or trait.dtype != condition.dtype:
+        return False
+    return OPERATORS[condition.op](trait.value, condition.value)
+
+
+def _matches(event: Event, query: EventQuery) -> bool:
+    if query.event_type is not None and event.event_type != query.event_type:
+        return False
+    if query.message_id is not None and event.message_id != query.message_id:
+        return False
+    if query.start is not None and event.generated < query.start:
+        return False
+    if query.end is not None and event.generated > query.end:
+        return False
+    if query.admin_proj is not None:
+        project = event.trait("project_id")
+        if project is not None and not (
+            project.dtype == Trait.TEXT_TYPE and project.value == query.admin_proj
+        ):
+            return False
+    return all(_matches_trait(event, condition) for condition in query.traits)
+
+
+class _Reversed:
+    """Wraps a value so that sorting ascending orders it descending."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return bool(self.value > other.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.value == other.value
+
+
+def _ordering(query: EventQuery, event: Event) -> tuple[Any, ...]:
+    values = sort_values(query, event.generated, event.message_id)
+    return tuple(
+        value if direction == "asc" else _Reversed(value)
+        for (_, direction), value in zip(query.sort, values, strict=True)
+    )
+
+
+class EventStore:
+    """The event half of the memory driver."""
+
+    capabilities = frozenset({Capability.EVENTS, Capability.EVENT_EXPIRY})
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._events: dict[str, Event] = {}
+
+    def write(self, events: Sequence[Event]) -> RecordResult:
+        result = RecordResult()
+        with self._lock:
+            for event in events:
+                if event.message_id in self._events:
+                    result.duplicates.append(event.message_id)
+                else:
+                    self._events[event.message_id] = event
+                    result.stored.append(event.message_id)
+        return result
+
+    def generated(self, message_id: str) -> dt.datetime | None:
+        event = self._events.get(message_id)
+        return None if event is None else event.generated
+
+    def query(self, query: EventQuery) -> list[Event]:
+        with self._lock:
+            candidates = list(self._events.values())
+        found = [
+            event
+            for event in candidates
+            if _matches(event, query)
+            and is_after(query, sort_values(query, event.generated, event.message_id))
+        ]
+        found.sort(key=lambda event: _ordering(query, event))
+        return found if query.limit is None else found[: query.limit]
+
+    def delete_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        with self._lock:
+            expired = sorted(
+                (e for e in self._events.values() if e.generated < cutoff),
+                key=lambda e: (e.generated, e.message_id),
+            )
+            if max_count is not None:
+                expired = expired[:max_count]
+            for event in expired:
+                del self._events[event.message_id]
+        return len(expired)
+
+    def of_type(self, event_type: str) -> list[Event]:
+        with self._lock:
+            return [e for e in self._events.values() if e.event_type == event_type]
+
+    def event_types(self) -> list[str]:
+        with self._lock:
+            return sorted({e.event_type for e in self._events.values()})
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+
+class Connection(BaseConnection):
+    """Memory driver: events (and tickets, see the ticket store) in dicts."""
+
+    capabilities = EventStore.capabilities
+
+    def __init__(self, url: str = "memory://", conf: cfg.ConfigOpts | None = None) -> None:
+        super().__init__(url, conf)
+        self._store = EventStore()
+
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
+        return self._store.write(events)
+
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
+        return self._store.generated(message_id)
+
+    def _query_events(self, query: EventQuery) -> list[Event]:
+        return self._store.query(query)
+
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        return self._store.delete_before(cutoff, max_count)
+
+    def get_event_types(self) -> list[str]:
+        return self._store.event_types()
+
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        found = {
+            (trait.name, trait.dtype)
+            for event in self._store.of_type(event_type)
+            for trait in event.traits
+        }
+        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
+
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
+        return [
+            trait
+            for event in sorted(
+                self._store.of_type(event_type), key=lambda e: (e.generated, e.message_id)
+            )
+            for trait in event.traits
+            if trait_type is None or trait.name == trait_type
+        ]
+
+    def clear(self) -> None:
+        self._store.clear()
+
+    def upgrade(self) -> None:
+        """Nothing to create: the store is a dict."""

@@ -1,0 +1,30 @@
+"""Fixtures shared by every test: configuration and server-backed databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from oslo_config import cfg
+
+from pipeline.service import prepare_service
+from tests import servers
+
+
+@pytest.fixture
+def conf() -> cfg.ConfigOpts:
+    """A fresh ConfigOpts with every option registered and no config file."""
+    return prepare_service([], config_files=[])
+
+
+@pytest.fixture(scope="session")
+def mongodb_server_url() -> Iterator[str]:
+    """One MongoDB-protocol server for the whole test session."""
+    with servers.mongodb_server() as url:
+        yield url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(*capabilities): skip unless the driver declares them"
+    )
