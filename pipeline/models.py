@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -34,7 +34,8 @@ def parse_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return to_utc(value)
     if not isinstance(value, str):
-        raise ValueError(f"not a datetime: {value!r}")
+        # ValueError, not TypeError: callers treat any unconvertible value alike.
+        raise ValueError(f"not a datetime: {value!r}")  # noqa: TRY004
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -66,7 +67,7 @@ def _to_int(value: Any) -> int:
     elif isinstance(value, int):
         result = value
     else:
-        raise ValueError(f"not an integer: {value!r}")
+        raise ValueError(f"not an integer: {value!r}")  # noqa: TRY004 - see parse_datetime
     if not INT64_MIN <= result <= INT64_MAX:
         raise ValueError(f"integer out of 64-bit range: {value!r}")
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-DEFAULT_OPTS = [
+DEFAULT_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "transport_url",
         default="amqp://guest:guest@localhost:5672//",
@@ -24,7 +24,7 @@ DEFAULT_OPTS = [
     ),
 ]
 
-DATABASE_OPTS = [
+DATABASE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "connection",
         default="sqlite:///pipeline.sqlite",
@@ -67,7 +67,7 @@ DATABASE_OPTS = [
     ),
 ]
 
-EVENT_OPTS = [
+EVENT_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "definitions_cfg_file",
         default=None,
@@ -89,7 +89,7 @@ EVENT_OPTS = [
     ),
 ]
 
-NOTIFICATION_OPTS = [
+NOTIFICATION_OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "exchanges",
         default=[
@@ -150,7 +150,7 @@ NOTIFICATION_OPTS = [
     ),
 ]
 
-TICKETING_OPTS = [
+TICKETING_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "queue",
         default="logging",
@@ -165,12 +165,15 @@ TICKETING_OPTS = [
         "grouping",
         default="location",
         choices=[
-            ("location", "portable: channel, level, module, function, "
-             "relative file name and line"),
-            ("logbook", "bit-for-bit logbook's hash, for existing logbook "
-             "databases"),
-            ("template", "channel, level, exception type and the message "
-             "with its variable parts masked"),
+            ("location", (
+                "portable: channel, level, module, function, relative file "
+                "name and line"
+            )),
+            ("logbook", "bit-for-bit logbook's hash, for existing logbook databases"),
+            ("template", (
+                "channel, level, exception type and the message with its "
+                "variable parts masked"
+            )),
         ],
         help="How log records are grouped into tickets. A record whose "
         "extra carries 'fingerprint' is always grouped by it.",
@@ -195,7 +198,7 @@ TICKETING_OPTS = [
     ),
 ]
 
-API_OPTS = [
+API_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt(
         "host", default="127.0.0.1", help="Address the REST API listens on."
     ),
@@ -216,8 +219,10 @@ API_OPTS = [
         "auth_strategy",
         default="keystone",
         choices=[
-            ("keystone", "trust X-User-Id/X-Project-Id/X-Roles set by "
-             "keystonemiddleware in front of the API"),
+            ("keystone", (
+                "trust X-User-Id/X-Project-Id/X-Roles set by "
+                "keystonemiddleware in front of the API"
+            )),
             ("noauth", "no access control; development only"),
         ],
         help="How requests are authorised.",
@@ -225,7 +230,7 @@ API_OPTS = [
 ]
 
 
-def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """Return ``(group, options)`` pairs for registration and the sample."""
     return [
         ("DEFAULT", DEFAULT_OPTS),

@@ -123,16 +123,17 @@ def mongodb_server() -> Iterator[str]:
         unavailable("MongoDB", "secantusd-py not installed (pip install '.[test]')")
     assert binary is not None
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="secantusd-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    log_path = os.path.join(tempfile.gettempdir(), f"secantusd-{port}.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while not port_open("127.0.0.1", port, 0.2):
             if proc.poll() is not None or time.monotonic() > deadline:
-                unavailable("MongoDB", f"secantusd-py did not start; see {log.name}")
+                unavailable("MongoDB", f"secantusd-py did not start; see {log_path}")
             time.sleep(0.1)
         yield f"mongodb://127.0.0.1:{port}"
     finally:

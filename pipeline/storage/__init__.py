@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any, cast
 
 from oslo_config import cfg
 from stevedore import driver, extension
@@ -49,19 +50,21 @@ def installed_drivers() -> list[str]:
 
 
 def _load_driver_class(scheme: str) -> type[Connection]:
-    def reraise(_manager: object, _entrypoint: object, err: Exception) -> None:
+    def reraise(_manager: object, _entrypoint: object, err: BaseException) -> None:
+        # Surface the driver's own import error (e.g. MissingExtra) unchanged.
         raise err
 
     try:
-        manager = driver.DriverManager(
-            NAMESPACE, scheme, invoke_on_load=False, on_load_failure_callback=reraise
+        manager: driver.DriverManager[Any] = driver.DriverManager(
+            NAMESPACE, scheme, invoke_on_load=False,
+            on_load_failure_callback=reraise,  # type: ignore[arg-type]
         )
     except NoMatches:
         raise UnknownDriver(
             f"no storage driver for scheme {scheme!r}; installed: "
             f"{', '.join(installed_drivers()) or 'none'}"
         ) from None
-    return manager.driver  # type: ignore[no-any-return]
+    return cast(type[Connection], manager.driver)
 
 
 def get_connection(

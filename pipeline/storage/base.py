@@ -160,7 +160,7 @@ class Connection(abc.ABC):
             return 0
         if max_count is not None and max_count < 1:
             raise InvalidQuery(f"max_count must be positive, got {max_count!r}")
-        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=ttl)
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ttl)
         deleted = self._delete_events_before(cutoff, max_count)
         LOG.debug("deleted %d events generated before %s", deleted, cutoff)
         return deleted

@@ -18,7 +18,8 @@ from typing import Any
 from oslo_config import cfg
 
 from pipeline.models import Event, Trait
-from pipeline.storage.base import Capability, Connection as BaseConnection, RecordResult
+from pipeline.storage.base import Capability, RecordResult
+from pipeline.storage.base import Connection as BaseConnection
 from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition, is_after, sort_values
 
 
