@@ -146,7 +146,29 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
         "dead_letter_exchange",
         default="pipeline.dlx",
         help="Exchange that receives rejected messages; they land in the "
-        "durable queue pipeline.dead with their reason in the headers.",
+        "durable queue dead_letter_queue with their reason in the headers.",
+    ),
+    cfg.StrOpt(
+        "dead_letter_queue",
+        default="pipeline.dead",
+        help="Durable queue bound to dead_letter_exchange: every message "
+        "that could not be decoded or converted, with headers "
+        "x-pipeline-reason, x-original-exchange and x-original-routing-key.",
+    ),
+    cfg.FloatOpt(
+        "max_retry_interval",
+        default=30.0,
+        min=0.1,
+        help="Longest pause, in seconds, between attempts to write a batch "
+        "while storage is unavailable (exponential back-off with jitter "
+        "up to this). The broker keeps the batch's messages meanwhile.",
+    ),
+    cfg.IntOpt(
+        "stats_interval",
+        default=60,
+        min=0,
+        help="Seconds between the consumer's statistics log lines; 0 "
+        "disables them.",
     ),
 ]
 
