@@ -18,7 +18,7 @@ from pipeline.storage import Connection
 from tests import servers
 
 #: Drivers the scenario suite runs against. A driver not listed here does not merge.
-DRIVERS = ["memory"]
+DRIVERS = ["memory", "jsonl"]
 
 
 @pytest.fixture(params=DRIVERS)
@@ -37,7 +37,11 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[st
         elif name == "mongodb":
             server = request.getfixturevalue("mongodb_server_url")
             url = stack.enter_context(servers.mongodb_database(server))
-        else:  # an installed third-party driver: the test plugins give a URL
+        elif name == "jsonl":  # the external plugin package tests/plugins/pipeline-jsonl
+            if name not in storage.installed_drivers():
+                servers.unavailable("plugin pipeline-jsonl", "pip install ./tests/plugins/*")
+            url = f"jsonl://{tmp_path}/{servers.unique_name()}"
+        else:  # another installed third-party driver
             url = f"{name}://"
         yield url
 
