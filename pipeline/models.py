@@ -223,3 +223,43 @@ class Occurrence:
     time: dt.datetime
     data: dict[str, Any] = field(default_factory=dict)
     app_id: str = "generic"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    """One log record ready to be stored as an occurrence of a ticket.
+
+    Built by :func:`pipeline.convert.tickets.ticket_record`. ``record_hash``
+    is the grouping key as hex text, unique per ``app_id``; ``time`` is aware
+    UTC; ``level`` uses logbook's numbers (ERROR is 14); ``data`` is the
+    whole record as a JSON-safe dict, stored with the occurrence. ``level``,
+    ``channel``, ``location`` and ``module`` describe the ticket when this
+    record creates it.
+    """
+
+    record_hash: str
+    app_id: str
+    time: dt.datetime
+    level: int
+    channel: str
+    location: str
+    module: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time", to_utc(self.time))
+
+
+@dataclass
+class TicketResult:
+    """What one ``record_tickets`` call did.
+
+    ``stored`` counts the occurrences written; ``ticket_ids`` maps each
+    ``(app_id, record_hash)`` written to its ticket id; ``failed`` maps the
+    position of a rejected record in the batch to the reason. Every record
+    given is either stored or failed.
+    """
+
+    stored: int = 0
+    ticket_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)

@@ -1,0 +1,86 @@
+"""Stdlib ``logging`` records as logbook-shaped dicts.
+
+logbook's ``MessageQueueHandler`` publishes ``record.to_dict(json_safe=True)``;
+the ticket pipeline reads that shape. :func:`from_logging` produces the same
+shape from a :class:`logging.LogRecord`, with the level translated to
+logbook's numbers, so stdlib applications feed the same tickets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from typing import Any
+
+from pipeline.convert.tickets import json_safe
+
+#: stdlib level -> logbook level (logbook has NOTICE and TRACE in between).
+_LOGBOOK_LEVELS = (
+    (logging.CRITICAL, 15),
+    (logging.ERROR, 14),
+    (logging.WARNING, 13),
+    (logging.INFO, 11),
+    (logging.DEBUG, 10),
+    (1, 9),
+)
+
+#: LogRecord attributes that are not user-supplied ``extra``.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def logbook_level(levelno: int) -> int:
+    """logbook's level number for a stdlib level number."""
+    for stdlib, logbook in _LOGBOOK_LEVELS:
+        if levelno >= stdlib:
+            return logbook
+    return 0
+
+
+def format_iso8601(when: dt.datetime) -> str:
+    """``when`` (UTC) as logbook writes it: ISO 8601 with a ``Z`` suffix."""
+    return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+    }
+
+
+def from_logging(record: logging.LogRecord) -> dict[str, Any]:
+    """A JSON-safe logbook-shaped dict of ``record`` (as logbook's ``to_dict``)."""
+    exc_type, exc_value, exc_tb = record.exc_info or (None, None, None)
+    formatted = record.exc_text
+    if exc_type is not None and not formatted:
+        formatted = "".join(traceback.format_exception(exc_type, exc_value, exc_tb)).rstrip()
+    data = {
+        "channel": record.name,
+        "msg": str(record.msg),
+        "args": record.args if isinstance(record.args, tuple) else [record.args],
+        "kwargs": {},
+        "level": logbook_level(record.levelno),
+        "extra": _extra(record),
+        "process": record.process,
+        "time": format_iso8601(dt.datetime.fromtimestamp(record.created, dt.UTC)),
+        "filename": record.pathname,
+        "message": record.getMessage(),
+        "formatted_exception": formatted,
+        "lineno": record.lineno,
+        "module": record.module,
+        "exception_name": (
+            f"{exc_type.__module__}.{exc_type.__name__}" if exc_type is not None else None
+        ),
+        "exception_message": str(exc_value) if exc_value is not None else None,
+        "func_name": record.funcName,
+        "thread": record.thread,
+        "thread_name": record.threadName,
+        "process_name": record.processName,
+    }
+    return json_safe(data)  # type: ignore[no-any-return]
