@@ -27,6 +27,7 @@ from oslo_config import cfg
 from pipeline.exceptions import InvalidMarker, InvalidQuery
 from pipeline.models import Event, Trait
 from pipeline.storage.query import EventFilter, EventQuery, build_event_query, sort_values
+from pipeline.storage.tickets import TicketStore
 
 LOG = logging.getLogger(__name__)
 
@@ -87,11 +88,12 @@ def _checked_event(event: Event) -> Event:
     return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
 
 
-class Connection(abc.ABC):
+class Connection(TicketStore, abc.ABC):
     """Base class of every storage driver.
 
     Constructed with the storage URL and the ConfigOpts (which may be None
-    for library use). Drivers raise the exceptions of
+    for library use). The ticket operations come from
+    :class:`~pipeline.storage.tickets.TicketStore`. Drivers raise the exceptions of
     :mod:`pipeline.exceptions`, never their client library's.
     """
 

@@ -20,6 +20,7 @@ from oslo_config import cfg
 from pipeline.models import Event, Trait
 from pipeline.storage.base import Capability, RecordResult
 from pipeline.storage.base import Connection as BaseConnection
+from pipeline.storage.memory_tickets import MemoryTickets
 from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition, is_after, sort_values
 
 
@@ -132,13 +133,14 @@ class EventStore:
             self._events.clear()
 
 
-class Connection(BaseConnection):
+class Connection(MemoryTickets, BaseConnection):
     """Memory driver: events (and tickets, see the ticket store) in dicts."""
 
-    capabilities = EventStore.capabilities
+    capabilities = frozenset(Capability)
 
     def __init__(self, url: str = "memory://", conf: cfg.ConfigOpts | None = None) -> None:
-        super().__init__(url, conf)
+        BaseConnection.__init__(self, url, conf)
+        MemoryTickets.__init__(self)
         self._store = EventStore()
 
     def _write_events(self, events: Sequence[Event]) -> RecordResult:
@@ -176,6 +178,7 @@ class Connection(BaseConnection):
 
     def clear(self) -> None:
         self._store.clear()
+        self._clear_tickets()
 
     def upgrade(self) -> None:
         """Nothing to create: the store is a dict."""
