@@ -22,6 +22,15 @@ DEFAULT_OPTS: list[cfg.Opt] = [
         "(amqp://user:password@host:port/vhost). memory:// runs on kombu's "
         "in-process transport, for demos and tests.",
     ),
+    cfg.StrOpt(
+        "log_file",
+        default=None,
+        help="Append log lines to this file (also settable with --log-file). "
+        "Unset, they go to standard error, which systemd hands to journald: "
+        "rotation and retention are then journald's and no logrotate is "
+        "needed. The file is reopened when it is moved or deleted, so an "
+        "external rotation tool works as well.",
+    ),
 ]
 
 DATABASE_OPTS: list[cfg.Opt] = [

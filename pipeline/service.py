@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 from collections.abc import Sequence
 
 from oslo_config import cfg
 
 from pipeline import __version__, opts
+from pipeline.exceptions import ConfigError
 
 LOG = logging.getLogger(__name__)
 
@@ -41,9 +43,36 @@ def prepare_service(
     return conf
 
 
-def setup_logging(debug: bool = False) -> None:
-    """Log to stderr (journald picks it up under systemd)."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s",
-    )
+_HANDLER_NAME = "pipeline"
+_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
+
+
+def setup_logging(debug: bool = False, log_file: str | None = None) -> None:
+    """Log to ``log_file``, else to stderr (journald picks it up under systemd).
+
+    May be called again (``pipeline`` calls it once the configuration is
+    read, which may name a log file); the handler installed before is
+    replaced. Like :func:`logging.basicConfig`, it leaves alone a logging
+    setup made by someone else (an embedding application, a test runner)
+    unless a log file is asked for. An unwritable file raises ConfigError.
+    """
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if h.get_name() == _HANDLER_NAME]
+    handler: logging.Handler | None = None
+    if log_file:
+        try:
+            # Reopens the file when logrotate (or a person) moves it away.
+            handler = logging.handlers.WatchedFileHandler(log_file)
+        except OSError as err:
+            raise ConfigError(f"log_file {log_file}: {err}") from err
+    elif ours or not root.handlers:
+        handler = logging.StreamHandler()
+    if handler is None:
+        return
+    for old in ours:
+        root.removeHandler(old)
+        old.close()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)

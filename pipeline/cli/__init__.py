@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of *.conf files read after --config-file",
     )
     parser.add_argument("--debug", "-d", action="store_true", help="log at debug level")
+    parser.add_argument(
+        "--log-file", metavar="PATH",
+        help="append log lines to PATH (overrides [DEFAULT] log_file); default: standard error",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -78,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.debug)
     try:
         conf = load_config(args)
+        if args.log_file or conf.log_file:
+            setup_logging(args.debug, args.log_file or conf.log_file)
         status: int = args.func(conf, args)
     except NotFound as err:
         print(f"pipeline: not found: {err}", file=sys.stderr)
