@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -118,7 +119,9 @@ def mongodb_server() -> Iterator[str]:
     if MONGO_URL:
         yield MONGO_URL
         return
-    binary = shutil.which("secantusd-py")
+    # Beside the running interpreter first: a venv's bin is often not on PATH.
+    beside = os.path.join(os.path.dirname(sys.executable), "secantusd-py")
+    binary = beside if os.access(beside, os.X_OK) else shutil.which("secantusd-py")
     if binary is None:
         unavailable("MongoDB", "secantusd-py not installed (pip install '.[test]')")
     assert binary is not None

@@ -1,0 +1,136 @@
+"""MongoDB storage driver (pymongo 4.x), for events and tickets.
+
+URL: ``mongodb://[user:password@]host[:port][,host2...]/[database][?options]``
+or ``mongodb+srv://...``; the database is the URL's path (``pipeline`` when
+absent) and the query string takes any pymongo URI option (``replicaSet``,
+``authSource``, ``tls``, ``serverSelectionTimeoutMS`` — 5000 unless given —
+...). Install with ``pip install 'pipeline[mongodb]'``.
+
+Capabilities: EVENTS, EVENT_EXPIRY, TICKETS, TICKET_EXPIRY.
+
+Options: ``[database] mongodb_ttl_index`` (default off) makes ``pipeline
+dbsync`` also create a TTL index on the event time with
+``expireAfterSeconds = [database] event_time_to_live``, so the server expires
+events by itself; turning it off again drops that index. ``pipeline expire``
+works either way.
+
+Only standard commands are used (bulk writes, ``$elemMatch``, aggregation,
+``collMod``), so the driver runs on MongoDB 5.0+ and compatible servers.
+The document layouts and why they were chosen are described in
+:mod:`.events`; pymongo errors are translated as :mod:`.errors` says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import urllib.parse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from oslo_config import cfg
+
+from pipeline.exceptions import ConfigError, MissingExtra
+from pipeline.models import Event, Trait
+from pipeline.storage.base import Capability, RecordResult, dress_url
+from pipeline.storage.base import Connection as BaseConnection
+from pipeline.storage.query import EventQuery
+
+if TYPE_CHECKING:
+    import pymongo
+
+    from pipeline.storage.impl_mongodb.events import EventCollection
+
+LOG = logging.getLogger(__name__)
+DEFAULT_DATABASE = "pipeline"
+DEFAULT_SERVER_SELECTION_MS = 5000
+
+
+def _has_option(url: str, name: str) -> bool:
+    query = urllib.parse.urlsplit(url).query
+    return any(key.lower() == name.lower() for key in urllib.parse.parse_qs(query))
+
+
+class Connection(BaseConnection):
+    """Events and tickets in a MongoDB database (see the module docstring)."""
+
+    capabilities = frozenset({Capability.EVENTS, Capability.EVENT_EXPIRY})
+
+    def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
+        super().__init__(url, conf)
+        try:
+            import pymongo
+        except ImportError:
+            raise MissingExtra("pymongo", "mongodb") from None
+        # Imported here, once pymongo is known to be present, so that loading
+        # the entry point never fails with a bare ImportError.
+        from pipeline.storage.impl_mongodb import errors, events
+
+        self._client = self._make_client(pymongo, url)
+        self._db = self._client.get_default_database(DEFAULT_DATABASE)
+        try:
+            with errors.translated(f"connecting to {dress_url(url)}"):
+                # MongoClient connects lazily; ping now so that start-up
+                # retries (get_connection) see an unreachable server.
+                self._client.admin.command("ping")
+        except Exception:
+            self._client.close()
+            raise
+        self._events: EventCollection = events.EventCollection(self._db[events.COLLECTION])
+
+    @staticmethod
+    def _make_client(pymongo: Any, url: str) -> pymongo.MongoClient[Any]:
+        options: dict[str, Any] = {"tz_aware": True, "connect": False}
+        if not _has_option(url, "serverSelectionTimeoutMS"):
+            options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_MS
+        try:
+            return pymongo.MongoClient(url, **options)
+        except (pymongo.errors.ConfigurationError, ValueError) as err:
+            raise ConfigError(f"invalid MongoDB URL {dress_url(url)!r}: {err}") from err
+
+    # -- events ------------------------------------------------------------
+
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
+        return self._events.write(events)
+
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
+        return self._events.generated(message_id)
+
+    def _query_events(self, query: EventQuery) -> list[Event]:
+        return self._events.query(query)
+
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        return self._events.delete_before(cutoff, max_count)
+
+    def get_event_types(self) -> list[str]:
+        return self._events.event_types()
+
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        return self._events.trait_types(event_type)
+
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
+        return self._events.traits(event_type, trait_type)
+
+    # -- whole store ---------------------------------------------------------
+
+    def clear(self) -> None:
+        """Delete every event and ticket; collections and indexes stay."""
+        self._events.clear()
+
+    def upgrade(self) -> None:
+        """Create the collections' indexes (idempotent; see ``mongodb_ttl_index``)."""
+        self._events.create_indexes(self._ttl_seconds())
+        LOG.info("MongoDB database %s is up to date", self._db.name)
+
+    def _ttl_seconds(self) -> int | None:
+        if self.conf is None or not self.conf.database.mongodb_ttl_index:
+            return None
+        ttl = int(self.conf.database.event_time_to_live)
+        if ttl <= 0:
+            LOG.warning("mongodb_ttl_index is on but event_time_to_live is %d: no TTL index", ttl)
+            return None
+        return ttl
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()
