@@ -1,0 +1,61 @@
+"""``pipeline consume``: the long-running consumer service."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+
+from oslo_config import cfg
+
+from pipeline.consume.service import run_worker
+from pipeline.consume.workers import Supervisor
+from pipeline.storage import dress_url
+
+LOG = logging.getLogger(__name__)
+
+
+def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    """Run ``[notification] workers`` consumers until SIGTERM/SIGINT."""
+    if args.workers is not None:
+        conf.set_override("workers", args.workers, "notification")
+    stream = sys.stdout if args.stats else None
+    if args.stats and conf.notification.stats_interval <= 0:
+        conf.set_override("stats_interval", 10, "notification")
+    LOG.info(
+        "consuming from %s into %s",
+        dress_url(conf.transport_url),
+        dress_url(conf.database.connection),
+    )
+    workers = conf.notification.workers
+    if workers == 1:
+        return run_worker(conf, stream)
+    return Supervisor(functools.partial(run_worker, conf, stream), workers).run()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``consume``."""
+    parser = subparsers.add_parser(
+        "consume",
+        help="consume notifications and log records from the message bus",
+        description="Declare the exchanges and queues of [notification] and "
+        "[ticketing], then store every notification as an event and every log "
+        "record (and error notification) as a ticket occurrence, in batches. "
+        "SIGTERM/SIGINT finish the batch in hand and exit 0; SIGHUP reloads "
+        "the event definitions.",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="consumer processes (overrides [notification] workers)",
+    )
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="also print the periodic statistics as JSON lines on stdout "
+        "(every [notification] stats_interval seconds, 10 if disabled) and at exit",
+    )
+    parser.set_defaults(func=consume)

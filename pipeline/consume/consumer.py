@@ -1,0 +1,283 @@
+"""The consumer loop: one connection, prefetch, batches by size or time, one ack.
+
+:class:`Consumer` is a kombu :class:`~kombu.mixins.ConsumerMixin`, which
+gives it reconnection with back-off: when the broker connection drops, the
+batch in hand is forgotten *without* acknowledgement (the broker redelivers
+it; stored events are de-duplicated by message id) and consuming resumes on
+a new connection.
+
+Both queues are consumed on one channel with a prefetch of
+``[notification] prefetch_count`` (0 = twice ``batch_size``). Deliveries are
+buffered in arrival order; a batch is the oldest ``batch_size`` of them, cut
+when that many have arrived or ``batch_timeout`` after the oldest arrived.
+
+**Acknowledgement policy.** A batch is always acknowledged *as a whole* with
+a single ``basic.ack`` carrying ``multiple=True`` and the batch's highest
+delivery tag, and only after its storage writes have committed. This is
+safe because the buffer is the exact sequence of deliveries on the channel
+and batches are cut from its front, so every unacknowledged tag up to that
+one belongs to the batch; later (prefetched) deliveries have higher tags.
+Messages that cannot be decoded or converted are therefore never rejected
+individually: they are first *published* to the dead-letter exchange with
+their reason in the headers (RabbitMQ's own dead-lettering cannot add a
+header), with publisher confirms, and then acknowledged with the rest. A
+crash between the two publishes the dead letter again on redelivery, never
+loses it. If a batch cannot be stored before a stop, nothing more is
+acknowledged on that channel. kombu's in-memory transport ignores
+``multiple``, so there each message is acknowledged on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import kombu
+from kombu.mixins import ConsumerMixin
+from kombu.transport import virtual
+from oslo_config import cfg
+
+from pipeline.consume import topology
+from pipeline.consume.batch import EventSource, Item, Source, Translator
+from pipeline.consume.stats import Stats, log_report
+from pipeline.consume.writer import BatchWriter
+
+LOG = logging.getLogger(__name__)
+#: Longest header value we copy a reason into; tracebacks are not wanted there.
+MAX_REASON = 1000
+
+
+class Stopped(Exception):
+    """Raised out of reconnection attempts once a stop was requested."""
+
+
+class Consumer(ConsumerMixin):  # type: ignore[misc]
+    """Consume notifications (and log records) into storage in batches."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        connection: kombu.Connection,
+        translator: Translator,
+        writer: BatchWriter,
+        stats: Stats,
+        *,
+        tickets: bool = True,
+        load_converter: Callable[[], EventSource] | None = None,
+        stats_stream: TextIO | None = None,
+    ) -> None:
+        self.conf = conf
+        self.connection = connection
+        self.translator = translator
+        self.writer = writer
+        self.stats = stats
+        self.tickets = tickets
+        self.load_converter = load_converter
+        self.stats_stream = stats_stream
+        opts = conf.notification
+        self.batch_size: int = opts.batch_size
+        self.batch_timeout: float = opts.batch_timeout
+        self.prefetch: int = opts.prefetch_count or 2 * opts.batch_size
+        self._buffer: list[Item] = []
+        self._oldest = 0.0
+        self._conn: Any = None
+        self._channel: Any = None
+        self._producer: kombu.Producer | None = None
+        self._abandoned = False
+        self._reload_requested = False
+        self._connections = 0
+
+    # -- control (signal handlers call these) -------------------------------
+
+    def stop(self) -> None:
+        """Stop taking messages; the batch in hand is stored and acknowledged."""
+        self.should_stop = True
+
+    def request_reload(self) -> None:
+        """Reload the event definitions between two messages."""
+        self._reload_requested = True
+
+    def run_until_stopped(self) -> None:
+        """Consume until :meth:`stop`; reconnects on broker errors."""
+        interval = min(1.0, self.batch_timeout / 2)
+        try:
+            self.run(safety_interval=interval)
+        except Stopped:
+            LOG.info("stopped while the broker was unreachable")
+        finally:
+            if self._buffer:
+                LOG.warning("%d messages left unacknowledged for redelivery", len(self._buffer))
+
+    # -- ConsumerMixin hooks ----------------------------------------------
+
+    def get_consumers(self, consumer_class: Any, channel: Any) -> list[kombu.Consumer]:
+        topology.declare_dead_letter(channel, self.conf)
+        self._channel = channel
+        self._producer = kombu.Producer(
+            channel, exchange=topology.dead_letter_exchange(self.conf), auto_declare=False
+        )
+        consumers = [
+            consumer_class(
+                queues=[topology.notification_queue(self.conf)],
+                on_message=self._on_notification,
+                prefetch_count=self.prefetch,
+            )
+        ]
+        if self.tickets:
+            consumers.append(
+                consumer_class(
+                    queues=[topology.logging_queue(self.conf)],
+                    on_message=self._on_log_record,
+                    prefetch_count=self.prefetch,
+                )
+            )
+        return consumers
+
+    def on_connection_revived(self) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            self.stats.totals.reconnects += 1
+            LOG.warning(
+                "broker connection re-established; %d unacknowledged messages of the "
+                "old connection will be redelivered",
+                len(self._buffer),
+            )
+        self._buffer = []
+        self._abandoned = False
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        if self.should_stop:
+            raise Stopped() from exc
+        LOG.warning("broker connection error: %s; retrying in %.1fs", exc, interval)
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
+        self._conn = connection
+        LOG.info(
+            "consuming %s%s with prefetch %d, batches of %d or %.2fs",
+            self.conf.notification.queue_name,
+            f" and {self.conf.ticketing.queue}" if self.tickets else "",
+            self.prefetch,
+            self.batch_size,
+            self.batch_timeout,
+        )
+
+    def on_iteration(self) -> None:
+        if self._buffer and (
+            len(self._buffer) >= self.batch_size
+            or time.monotonic() - self._oldest >= self.batch_timeout
+        ):
+            self._flush()
+        if self._reload_requested:
+            self._reload()
+        if self.stats.due(self.conf.notification.stats_interval):
+            log_report(self.stats.report(), self.stats_stream)
+
+    def on_consume_end(self, connection: Any, channel: Any) -> None:
+        # Consumers are cancelled: finish what is in hand, then let go.
+        while self._buffer and self._flush():
+            pass
+
+    # -- deliveries -------------------------------------------------------
+
+    def _on_notification(self, message: Any) -> None:
+        self._received(Item(message, Source.NOTIFICATION))
+
+    def _on_log_record(self, message: Any) -> None:
+        self._received(Item(message, Source.LOG_RECORD))
+
+    def _received(self, item: Item) -> None:
+        if not self._buffer:
+            self._oldest = time.monotonic()
+        self._buffer.append(item)
+
+    def _keepalive(self, timeout: float) -> None:
+        """Serve the broker connection for up to ``timeout`` seconds."""
+        try:
+            self._conn.drain_events(timeout=timeout)
+        except TimeoutError:
+            self._conn.heartbeat_check()
+
+    def _flush(self) -> bool:
+        """Store, dead-letter and acknowledge the oldest batch; False if abandoned."""
+        if self._abandoned:
+            self._buffer = []
+            return False
+        batch = self._buffer[: self.batch_size]
+        del self._buffer[: self.batch_size]
+        self._oldest = time.monotonic()
+        plan = self.translator.plan(batch)
+        written = self.writer.write(plan, self._keepalive, lambda: self.should_stop)
+        if written is None:
+            # Not stored: acknowledging anything later with multiple=True
+            # would acknowledge this batch too, so nothing more is acked.
+            self._abandoned = True
+            self._buffer = []
+            return False
+        for item, reason in (*plan.dead, *written.dead):
+            self._dead_letter(item, reason)
+        self._ack(batch)
+        totals = self.stats.totals
+        totals.messages += len(batch)
+        totals.events += written.events
+        totals.duplicates += written.duplicates
+        totals.tickets += written.tickets
+        totals.dropped += plan.dropped
+        return True
+
+    def _ack(self, batch: list[Item]) -> None:
+        if isinstance(self._channel, virtual.Channel):
+            for item in batch:
+                item.message.ack()
+        else:
+            self._channel.basic_ack(batch[-1].message.delivery_tag, multiple=True)
+
+    def _dead_letter(self, item: Item, reason: str) -> None:
+        message = item.message
+        info = message.delivery_info or {}
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "x-pipeline-reason": reason[:MAX_REASON],
+                "x-original-exchange": info.get("exchange") or "",
+                "x-original-routing-key": info.get("routing_key") or "",
+                "x-original-queue": self._queue_name(item.source),
+            }
+        )
+        properties = message.properties or {}
+        assert self._producer is not None
+        self._producer.publish(
+            message.body,
+            routing_key=info.get("routing_key") or "",
+            headers=headers,
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary",
+            delivery_mode=2,
+            message_id=properties.get("message_id"),
+            retry=False,
+        )
+        self.stats.totals.dead_lettered += 1
+        LOG.warning(
+            "dead-lettered a message from exchange %r routing key %r to %s: %s",
+            info.get("exchange"),
+            info.get("routing_key"),
+            self.conf.notification.dead_letter_queue,
+            reason,
+        )
+
+    def _queue_name(self, source: Source) -> str:
+        if source is Source.NOTIFICATION:
+            return str(self.conf.notification.queue_name)
+        return str(self.conf.ticketing.queue)
+
+    def _reload(self) -> None:
+        self._reload_requested = False
+        if self.load_converter is None:
+            return
+        try:
+            self.translator.converter = self.load_converter()
+        except Exception:  # a bad file must not stop consuming
+            LOG.exception("reloading event definitions failed; keeping the previous ones")
+        else:
+            LOG.info("event definitions reloaded")

@@ -1,0 +1,116 @@
+"""N consumer processes under one parent that restarts the ones that crash.
+
+The parent only supervises: it forks ``workers`` children (each runs its
+own consumer with its own broker and storage connections — competing
+consumers on the same queues), forwards ``SIGHUP`` to them, and on
+``SIGTERM``/``SIGINT`` forwards the stop and waits for every child to finish
+its batch. A child that exits while no stop was requested is a crash: it is
+logged and replaced, after a pause that grows while children keep crashing
+quickly (so a broken configuration does not fork in a tight loop).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+#: A child that lived at least this long is considered healthy when it dies.
+HEALTHY_AFTER = 10.0
+#: Seconds children get to finish their batch after SIGTERM before SIGKILL.
+STOP_TIMEOUT = 60.0
+
+
+class Supervisor:
+    """Start ``count`` processes running ``target()`` and keep them running."""
+
+    def __init__(self, target: Callable[[], int], count: int, max_restart_delay: float = 30.0):
+        self.target = target
+        self.count = count
+        self.max_restart_delay = max_restart_delay
+        self._context = multiprocessing.get_context("fork")
+        self._children: dict[int, tuple[BaseProcess, float]] = {}
+        self._stopping = False
+        self._restart_delay = 0.0
+        self.restarts = 0
+
+    def _child_main(self) -> None:
+        # Children install their own handlers; start from the defaults.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        os._exit(self.target())
+
+    def _spawn(self, slot: int) -> None:
+        process = self._context.Process(target=self._child_main, name=f"pipeline-consume-{slot}")
+        process.start()
+        self._children[slot] = (process, time.monotonic())
+        LOG.info("started consumer worker %d (pid %s)", slot, process.pid)
+
+    def _forward(self, signum: int) -> None:
+        for process, _ in self._children.values():
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signum)
+
+    def _on_stop(self, signum: int, _frame: Any) -> None:
+        LOG.info("signal %s: stopping %d workers", signum, len(self._children))
+        self._stopping = True
+        self._forward(signal.SIGTERM)
+
+    def _on_hup(self, _signum: int, _frame: Any) -> None:
+        self._forward(signal.SIGHUP)
+
+    def run(self) -> int:
+        """Supervise until SIGTERM/SIGINT; 0 when every child stopped cleanly."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        for slot in range(self.count):
+            self._spawn(slot)
+        while not self._stopping:
+            self._reap()
+            time.sleep(0.2)
+        return self._wait_all()
+
+    def _reap(self) -> None:
+        for slot, (process, started) in list(self._children.items()):
+            if process.is_alive() or self._stopping:
+                continue
+            lived = time.monotonic() - started
+            LOG.error(
+                "consumer worker %d (pid %s) exited with status %s after %.1fs; restarting",
+                slot,
+                process.pid,
+                process.exitcode,
+                lived,
+            )
+            process.close()
+            del self._children[slot]
+            if lived >= HEALTHY_AFTER:
+                self._restart_delay = 0.0
+            else:
+                self._restart_delay = min(self.max_restart_delay, max(1.0, 2 * self._restart_delay))
+            deadline = time.monotonic() + self._restart_delay
+            while time.monotonic() < deadline and not self._stopping:
+                time.sleep(0.1)
+            if not self._stopping:
+                self.restarts += 1
+                self._spawn(slot)
+
+    def _wait_all(self) -> int:
+        deadline = time.monotonic() + STOP_TIMEOUT
+        status = 0
+        for slot, (process, _) in self._children.items():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                LOG.error("worker %d did not stop in time; killing it", slot)
+                process.kill()
+                process.join()
+            if process.exitcode != 0:
+                status = 1
+        return status

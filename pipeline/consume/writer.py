@@ -1,0 +1,122 @@
+"""Writing one batch to storage: one record_events, one record_tickets, retried.
+
+The batch is written with exactly one ``record_events`` call and one
+``record_tickets`` call. When storage is unavailable
+(:class:`~pipeline.exceptions.StorageUnavailable`) — or fails in a way we did
+not foresee, which is logged with its traceback — nothing is acknowledged:
+the same batch is retried after an exponential, jittered pause during which
+the caller keeps the broker connection alive. A half that succeeded is not
+written again (events are idempotent anyway; ticket occurrences are not).
+
+Records the storage refuses (an invalid trait, a rejected ticket record)
+come back as dead letters with the storage's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pipeline.consume.batch import Item, Plan
+from pipeline.consume.retry import Backoff, pause
+from pipeline.consume.stats import Stats
+from pipeline.exceptions import StorageUnavailable
+from pipeline.storage import Connection, RecordResult
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Written:
+    """The outcome of a stored batch."""
+
+    events: int = 0
+    duplicates: int = 0
+    tickets: int = 0
+    dead: list[tuple[Item, str]] = field(default_factory=list)
+
+
+class BatchWriter:
+    """Stores plans; retries while storage is unavailable."""
+
+    def __init__(self, conn: Connection, stats: Stats, backoff: Backoff) -> None:
+        self.conn = conn
+        self.stats = stats
+        self.backoff = backoff
+
+    def write(
+        self,
+        plan: Plan,
+        keepalive: Callable[[float], None] | None,
+        stopping: Callable[[], bool],
+    ) -> Written | None:
+        """Store ``plan``; None when a stop was requested before it could be stored.
+
+        Retries forever while not ``stopping()``; once stopping, makes one
+        last attempt and gives up (the broker redelivers the messages).
+        """
+        events: RecordResult | None = None if plan.events else RecordResult()
+        tickets: Any = None if plan.tickets else _NO_TICKETS
+        while True:
+            final = stopping()
+            started = time.monotonic()
+            try:
+                if events is None:
+                    events = self.conn.record_events(plan.events)
+                if tickets is None:
+                    tickets = self.conn.record_tickets(plan.tickets)  # type: ignore[attr-defined]
+            except StorageUnavailable as err:
+                reason = str(err)
+            except Exception as err:  # keep the batch, log, retry
+                LOG.exception("storing a batch failed unexpectedly; it will be retried")
+                reason = f"{type(err).__name__}: {err}"
+            else:
+                self.stats.batch_written(time.monotonic() - started)
+                self.backoff.reset()
+                return _written(plan, events, tickets)
+            if final:
+                LOG.warning(
+                    "stopping with storage unavailable (%s): %d messages left "
+                    "unacknowledged for redelivery",
+                    reason,
+                    _size(plan),
+                )
+                return None
+            delay = self.backoff.next_delay()
+            self.stats.totals.storage_retries += 1
+            LOG.warning(
+                "storage unavailable (%s); batch of %d messages kept unacknowledged, "
+                "retrying in %.1fs",
+                reason,
+                _size(plan),
+                delay,
+            )
+            pause(delay, keepalive)
+
+
+class _NoTickets:
+    stored = 0
+    failed: ClassVar[dict[int, str]] = {}
+
+
+_NO_TICKETS = _NoTickets()
+
+
+def _size(plan: Plan) -> int:
+    return len({id(item) for item in (*plan.event_items, *plan.ticket_items)}) + len(plan.dead)
+
+
+def _written(plan: Plan, events: RecordResult, tickets: Any) -> Written:
+    written = Written(
+        events=len(events.stored), duplicates=len(events.duplicates), tickets=tickets.stored
+    )
+    if events.failed:
+        by_id = {str(event.message_id): item for event, item in zip(plan.events, plan.event_items)}
+        for message_id, reason in events.failed.items():
+            written.dead.append((by_id[message_id], f"storage refused event: {reason}"))
+    for position, reason in tickets.failed.items():
+        written.dead.append((plan.ticket_items[position], f"storage refused ticket: {reason}"))
+    return written

@@ -1,0 +1,127 @@
+"""Per-message outcomes of a batch and the retrying storage write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.consume.batch import Item, Source
+from pipeline.consume.retry import Backoff
+from pipeline.consume.stats import Stats
+from pipeline.consume.writer import BatchWriter
+from pipeline.exceptions import StorageUnavailable
+from pipeline.models import TicketResult
+from pipeline.storage import RecordResult
+from tests.unit.consume import fakes
+
+
+@dataclass
+class Body:
+    body: bytes
+    delivery_info: dict[str, Any] = field(default_factory=dict)
+
+
+def items(*bodies: bytes, source: Source = Source.NOTIFICATION) -> list[Item]:
+    return [Item(Body(b), source) for b in bodies]
+
+
+def test_plan_sorts_messages_into_events_tickets_dead_and_dropped() -> None:
+    batch = items(
+        fakes.notification("a"),
+        b"\xff not json",
+        fakes.notification("b", bad=True),
+        fakes.notification("c", event_type="drop.me"),
+        fakes.notification("d", priority="error"),
+    ) + items(fakes.log_record(), b"{}", source=Source.LOG_RECORD)
+    plan = fakes.translator().plan(batch)
+    assert [e.message_id for e in plan.events] == ["a", "d"]
+    assert [i.message.body for i in plan.event_items] == [batch[0].message.body, batch[4].message.body]
+    assert len(plan.tickets) == 2, "the error notification and the log record"
+    assert plan.ticket_items == [batch[4], batch[5]]
+    assert plan.dropped == 1
+    reasons = {id(item): reason for item, reason in plan.dead}
+    assert set(reasons) == {id(batch[1]), id(batch[2]), id(batch[6])}
+    assert reasons[id(batch[1])].startswith("DecodeError")
+    assert reasons[id(batch[2])] == "ConversionError: payload marked bad"
+
+
+def test_an_unconvertible_error_notification_stores_nothing_of_it() -> None:
+    plan = fakes.translator().plan(items(fakes.notification("x", priority="error", bad=True)))
+    assert not plan.events and not plan.tickets and len(plan.dead) == 1
+
+
+class FlakyStorage:
+    """Our storage interface, unavailable for the first ``outages`` calls."""
+
+    capabilities = frozenset()
+
+    def __init__(self, outages: int = 0, fail_tickets: bool = False) -> None:
+        self.outages = outages
+        self.fail_tickets = fail_tickets
+        self.event_calls: list[list[str]] = []
+        self.ticket_calls = 0
+
+    def _maybe_down(self) -> None:
+        if self.outages:
+            self.outages -= 1
+            raise StorageUnavailable("connection refused")
+
+    def record_events(self, events: list[Any]) -> RecordResult:
+        self._maybe_down()
+        self.event_calls.append([e.message_id for e in events])
+        return RecordResult(stored=[e.message_id for e in events])
+
+    def record_tickets(self, records: list[Any]) -> TicketResult:
+        if self.fail_tickets:
+            self.fail_tickets = False
+            raise StorageUnavailable("ticket table locked")
+        self.ticket_calls += 1
+        return TicketResult(stored=len(records))
+
+
+def writer(storage: FlakyStorage) -> tuple[BatchWriter, Stats]:
+    stats = Stats()
+    return BatchWriter(storage, stats, Backoff(initial=0.01, maximum=0.02)), stats  # type: ignore[arg-type]
+
+
+def test_storage_outage_retries_the_same_batch_until_it_is_stored() -> None:
+    storage = FlakyStorage(outages=3)
+    batch_writer, stats = writer(storage)
+    plan = fakes.translator().plan(items(fakes.notification("a"), fakes.notification("b")))
+    pauses: list[float] = []
+    written = batch_writer.write(plan, pauses.append, lambda: False)
+    assert written is not None and written.events == 2
+    assert storage.event_calls == [["a", "b"]], "one record_events call once storage is back"
+    assert stats.totals.storage_retries == 3 and stats.totals.batches == 1
+    assert pauses, "the pause kept the broker connection served"
+
+
+def test_a_half_already_written_is_not_written_again() -> None:
+    storage = FlakyStorage(fail_tickets=True)
+    batch_writer, _ = writer(storage)
+    plan = fakes.translator().plan(items(fakes.notification("a", priority="error")))
+    written = batch_writer.write(plan, None, lambda: False)
+    assert written is not None and written.tickets == 1
+    assert storage.event_calls == [["a"]] and storage.ticket_calls == 1
+
+
+def test_stop_during_outage_gives_up_after_one_last_attempt() -> None:
+    storage = FlakyStorage(outages=100)
+    batch_writer, _ = writer(storage)
+    plan = fakes.translator().plan(items(fakes.notification("a")))
+    assert batch_writer.write(plan, None, lambda: True) is None
+    assert storage.outages == 99
+
+
+def test_records_the_storage_refuses_become_dead_letters() -> None:
+    class Refusing(FlakyStorage):
+        def record_events(self, events: list[Any]) -> RecordResult:
+            return RecordResult(stored=["a"], failed={"b": "trait 'x': bad int"})
+
+    batch_writer, _ = writer(Refusing())
+    plan = fakes.translator().plan(items(fakes.notification("a"), fakes.notification("b")))
+    written = batch_writer.write(plan, None, lambda: False)
+    assert written is not None
+    assert [(i.message.body, r) for i, r in written.dead] == [
+        (plan.event_items[1].message.body, "storage refused event: trait 'x': bad int")
+    ]

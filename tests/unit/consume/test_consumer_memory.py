@@ -1,0 +1,158 @@
+"""The consumer loop on kombu's in-memory transport (fast; the real broker is
+exercised in tests/functional/consume)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import kombu
+import pytest
+from oslo_config import cfg
+
+from pipeline.consume import topology
+from pipeline.consume.consumer import Consumer
+from pipeline.consume.retry import Backoff
+from pipeline.consume.stats import Stats
+from pipeline.consume.writer import BatchWriter
+from pipeline.storage import EventFilter, get_connection
+from tests.unit.consume import fakes
+
+
+@pytest.fixture
+def mem_conf(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
+    """Names of their own so tests never share in-memory queues."""
+    tag = uuid.uuid4().hex[:8]
+    conf.set_override("transport_url", "memory://")
+    conf.set_override("exchanges", [f"nova-{tag}", f"glance-{tag}"], "notification")
+    conf.set_override("queue_name", f"notifications-{tag}", "notification")
+    conf.set_override("dead_letter_exchange", f"dlx-{tag}", "notification")
+    conf.set_override("dead_letter_queue", f"dead-{tag}", "notification")
+    conf.set_override("queue", f"logging-{tag}", "ticketing")
+    conf.set_override("batch_size", 10, "notification")
+    conf.set_override("batch_timeout", 0.1, "notification")
+    return conf
+
+
+def publish(conf: cfg.ConfigOpts, bodies: list[tuple[str, bytes]]) -> None:
+    with kombu.Connection("memory://") as conn:
+        channel = conn.default_channel
+        topology.notification_queue(conf).bind(channel).declare()
+        topology.dead_letter_queue(conf).bind(channel).declare()
+        producer = kombu.Producer(channel)
+        for exchange, body in bodies:
+            producer.publish(body, exchange=exchange, routing_key="notifications.info",
+                             content_type="application/json", content_encoding="utf-8")
+
+
+@pytest.fixture
+def running(mem_conf: cfg.ConfigOpts) -> Iterator[Callable[..., Consumer]]:
+    threads: list[tuple[threading.Thread, Consumer]] = []
+
+    def start(storage: object) -> Consumer:
+        stats = Stats()
+        consumer = Consumer(
+            mem_conf, kombu.Connection("memory://"), fakes.translator(),
+            BatchWriter(storage, stats, Backoff(0.01, 0.05)), stats,  # type: ignore[arg-type]
+            tickets=False,
+        )
+        thread = threading.Thread(target=consumer.run_until_stopped, daemon=True)
+        thread.start()
+        threads.append((thread, consumer))
+        return consumer
+
+    yield start
+    for thread, consumer in threads:
+        consumer.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def queue_size(name: str) -> int:
+    with kombu.Connection("memory://") as conn:
+        return int(conn.default_channel.queue_declare(name, passive=True).message_count)
+
+
+def test_batches_are_stored_bad_messages_dead_lettered_and_everything_acked(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    nova, glance = mem_conf.notification.exchanges
+    bodies = [(nova if i % 2 else glance, fakes.notification(f"m{i}")) for i in range(25)]
+    bodies.insert(7, (nova, b"not json at all"))
+    bodies.insert(15, (glance, fakes.notification("bad", bad=True)))
+    publish(mem_conf, bodies)
+    storage = get_connection("memory://")
+    consumer = running(storage)
+    wait_for(lambda: consumer.stats.totals.messages == 27)
+    stored = {e.message_id for e in storage.get_events(EventFilter())}
+    assert stored == {f"m{i}" for i in range(25)}
+    assert consumer.stats.totals.dead_lettered == 2
+    assert queue_size(mem_conf.notification.queue_name) == 0
+
+    with kombu.Connection("memory://") as conn:
+        queue = topology.dead_letter_queue(mem_conf).bind(conn.default_channel)
+        dead = [queue.get(no_ack=True) for _ in range(2)]
+    reasons = sorted(m.headers["x-pipeline-reason"] for m in dead)
+    assert reasons[0].startswith("ConversionError") and reasons[1].startswith("DecodeError")
+    by_reason = {m.headers["x-pipeline-reason"][:5]: m for m in dead}
+    assert by_reason["Decod"].body == b"not json at all"
+    assert by_reason["Decod"].headers["x-original-exchange"] == nova
+    assert by_reason["Decod"].headers["x-original-routing-key"] == "notifications.info"
+    assert by_reason["Decod"].headers["x-original-queue"] == mem_conf.notification.queue_name
+
+
+def test_a_partial_batch_is_written_after_batch_timeout(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    publish(mem_conf, [(mem_conf.notification.exchanges[0], fakes.notification("only"))])
+    storage = get_connection("memory://")
+    consumer = running(storage)
+    wait_for(lambda: consumer.stats.totals.events == 1, timeout=3)
+    assert consumer.stats.totals.batches == 1
+
+
+def test_duplicates_are_acked_and_counted(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    exchange = mem_conf.notification.exchanges[0]
+    publish(mem_conf, [(exchange, fakes.notification("same"))] * 3)
+    storage = get_connection("memory://")
+    consumer = running(storage)
+    wait_for(lambda: consumer.stats.totals.messages == 3)
+    assert consumer.stats.totals.events == 1 and consumer.stats.totals.duplicates == 2
+    assert queue_size(mem_conf.notification.queue_name) == 0
+
+
+def test_storage_outage_keeps_messages_until_storage_returns(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    from tests.unit.consume.test_batch_writer import FlakyStorage
+
+    exchange = mem_conf.notification.exchanges[0]
+    publish(mem_conf, [(exchange, fakes.notification(f"m{i}")) for i in range(30)])
+    storage = FlakyStorage(outages=4)
+    consumer = running(storage)
+    wait_for(lambda: consumer.stats.totals.messages == 30)
+    stored = [mid for call in storage.event_calls for mid in call]
+    assert sorted(stored) == sorted(f"m{i}" for i in range(30))
+    assert consumer.stats.totals.storage_retries == 4
+
+
+def test_sighup_style_reload_swaps_the_converter_between_messages(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    storage = get_connection("memory://")
+    consumer = running(storage)
+    replacement = fakes.SimpleConverter()
+    consumer.load_converter = lambda: replacement
+    consumer.request_reload()
+    wait_for(lambda: consumer.translator.converter is replacement, timeout=3)
