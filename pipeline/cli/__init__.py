@@ -22,6 +22,7 @@ from pipeline.service import prepare_service, setup_logging
 #: Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "pipeline.cli.db",
+    "pipeline.cli.consume",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
