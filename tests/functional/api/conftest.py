@@ -1,0 +1,152 @@
+"""Fixtures of the API tests: a seeded store per driver, served in-process.
+
+``API_DRIVERS`` are the storage drivers every API test runs against, each on a
+database of its own from :mod:`tests.servers`. Event data is read-only, so
+one seeded database serves a whole module; ticket tests that change data get
+a fresh one (``ticket_client``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from oslo_config import cfg
+
+from pipeline import storage
+from pipeline.api import create_app
+from pipeline.models import UTC, Event, TicketRecord, Trait
+from pipeline.service import prepare_service
+from pipeline.storage import Connection
+from tests import servers
+
+API_DRIVERS = ["memory"]  # sqlite, postgresql: when the SQLAlchemy driver lands
+T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+ADMIN_P1 = {"X-User-Id": "admin-user", "X-Project-Id": "p1", "X-Roles": "admin,member"}
+USER_U1_P1 = {"X-User-Id": "u1", "X-Project-Id": "p1", "X-Roles": "member"}
+
+
+def _event(number: int, event_type: str, project: str | None, user: str | None,
+           memory_mb: int, **extra: object) -> Event:
+    traits = [
+        Trait("memory_mb", Trait.INT_TYPE, memory_mb),
+        Trait("ratio", Trait.FLOAT_TYPE, memory_mb / 1024),
+        Trait("launched_at", Trait.DATETIME_TYPE, T0 - dt.timedelta(hours=number)),
+        Trait("flavor", Trait.TEXT_TYPE, f"m1.size{memory_mb}"),
+    ]
+    if project is not None:
+        traits.append(Trait("project_id", Trait.TEXT_TYPE, project))
+    if user is not None:
+        traits.append(Trait("user_id", Trait.TEXT_TYPE, user))
+    return Event(f"e{number}", event_type, T0 + dt.timedelta(minutes=5 * number),
+                 tuple(traits), extra.get("raw"))  # type: ignore[arg-type]
+
+
+#: e1..e5 at T0+5, +10, ... minutes; e4 belongs to no project.
+EVENTS = [
+    _event(1, "compute.instance.create.end", "p1", "u1", 2048),
+    _event(2, "compute.instance.create.end", "p1", "u2", 4096),
+    _event(3, "compute.instance.delete.end", "p2", "u3", 512),
+    _event(4, "identity.authenticate", None, None, 1024),
+    _event(5, "image.upload", "p2", "u1", 8192, raw={"payload": {"size": 1}}),
+]
+
+
+def ticket_records(now: dt.datetime) -> list[TicketRecord]:
+    """Three tickets: nova ERROR x3 (one with a traceback), glance WARNING, web CRITICAL."""
+    def record(key: str, app: str, level: int, channel: str, minutes_ago: int,
+               message: str, **data: object) -> TicketRecord:
+        when = now - dt.timedelta(minutes=minutes_ago)
+        return TicketRecord(key, app, when, level, channel, f"{channel}/x.py:{level}",
+                            channel, {"message": message, "time": when.isoformat(), **data})
+
+    return [
+        record("a" * 40, "nova", 14, "nova.compute", 180, "Instance failed to spawn"),
+        record("a" * 40, "nova", 14, "nova.compute", 90, "Instance failed to spawn"),
+        record("a" * 40, "nova", 14, "nova.compute", 3, "Instance failed to spawn again",
+               formatted_exception="Traceback (most recent call last):\n  File \"x.py\", "
+               "line 14, in spawn\nRuntimeError: no valid host"),
+        record("b" * 40, "glance", 13, "glance.store", 30, "Slow backend"),
+        record("c" * 40, "web", 15, "web.app", 10, "Database is gone"),
+    ]
+
+
+def make_conf(auth_strategy: str = "noauth", **api: object) -> cfg.ConfigOpts:
+    """A ConfigOpts for the app under test."""
+    conf = prepare_service([], config_files=[])
+    conf.set_override("auth_strategy", auth_strategy, group="api")
+    for name, value in api.items():
+        conf.set_override(name, value, group="api")
+    return conf
+
+
+@contextlib.contextmanager
+def driver_url(name: str, directory: str) -> Iterator[str]:
+    """An empty database of driver ``name``."""
+    if name == "memory":
+        yield "memory://"
+    elif name == "sqlite":
+        with servers.sqlite_database(directory) as url:
+            yield url
+    elif name == "postgresql":
+        with servers.postgresql_database() as url:
+            yield url
+    else:  # pragma: no cover - a driver added to API_DRIVERS without a branch
+        raise AssertionError(f"no database recipe for {name}")
+
+
+@contextlib.contextmanager
+def seeded(name: str, directory: str) -> Iterator[Connection]:
+    """A connection to a new database of ``name`` holding EVENTS and the tickets."""
+    with driver_url(name, directory) as url:
+        conn = storage.get_connection(url, make_conf())
+        try:
+            conn.upgrade()
+            assert not conn.record_events(EVENTS).failed
+            if storage.Capability.TICKETS in conn.capabilities:
+                conn.record_tickets(ticket_records(dt.datetime.now(UTC)))  # type: ignore[attr-defined]
+            yield conn
+        finally:
+            conn.close()
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture(scope="module", params=API_DRIVERS)
+def events_conn(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+    """One seeded database per driver for a whole module (read-only tests)."""
+    with seeded(request.param, str(tmp_path_factory.mktemp("api"))) as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def serve(conn: Connection, auth_strategy: str = "noauth", **api: object) -> Iterator[TestClient]:
+    """A test client of an app over ``conn``."""
+    with TestClient(create_app(make_conf(auth_strategy, **api), conn)) as client:
+        yield client
+
+
+@pytest.fixture
+def client_for(events_conn: Connection) -> Iterator[ClientFactory]:
+    """``client_for(auth_strategy='noauth', **api_options)`` over the module's data."""
+    with contextlib.ExitStack() as stack:
+        yield lambda auth_strategy="noauth", **api: stack.enter_context(
+            serve(events_conn, auth_strategy, **api)
+        )
+
+
+@pytest.fixture
+def ticket_conn(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Connection]:
+    """A fresh seeded database (tickets change) of the parametrised driver."""
+    with seeded(request.param, str(tmp_path)) as conn:
+        yield conn
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ticket_conn" in metafunc.fixturenames:
+        metafunc.parametrize("ticket_conn", API_DRIVERS, indirect=True)
