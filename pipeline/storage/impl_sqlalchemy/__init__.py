@@ -1,0 +1,28 @@
+"""SQL storage with SQLAlchemy Core: SQLite, PostgreSQL, MySQL/MariaDB.
+
+URL forms (the scheme picks this driver; a ``+driver`` suffix is kept):
+
+* ``sqlite:///relative/path.sqlite`` (relative to the current directory),
+  ``sqlite:////absolute/path.sqlite``, ``sqlite://`` (in memory, one process);
+* ``postgresql://user:password@host:5432/dbname`` (psycopg 3; extra
+  ``postgresql``);
+* ``mysql://user:password@host:3306/dbname`` or ``mariadb://...`` (PyMySQL
+  with ``charset=utf8mb4``; extra ``mysql``). MariaDB >= 10.5 and SQLite >=
+  3.35 are needed for ``RETURNING``; MySQL without it works, slower.
+
+Capabilities: :attr:`Capability.EVENTS`, :attr:`Capability.EVENT_EXPIRY`.
+
+Options: none beyond the URL; query parameters of the URL are passed to the
+client library (e.g. ``?connect_timeout=5``). SQLite files run in WAL mode
+with foreign keys on and a 30 s busy timeout.
+
+Schema: :mod:`.schema`, created and migrated by alembic (``upgrade()``,
+``pipeline dbsync``); no ``alembic.ini`` is needed at run time. A record
+batch is one transaction of a handful of statements (:mod:`.writer`); when
+the database rejects one event of it, the batch is retried event by event in
+SAVEPOINTs so only that event fails.
+"""
+
+from pipeline.storage.impl_sqlalchemy.connection import Connection
+
+__all__ = ["Connection"]

@@ -1,0 +1,203 @@
+"""The SQLAlchemy driver's :class:`Connection` (see the package docstring)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from oslo_config import cfg
+from sqlalchemy import exc
+
+from pipeline.exceptions import ConfigError
+from pipeline.models import Event, Trait
+from pipeline.storage.base import Capability, RecordResult
+from pipeline.storage.base import Connection as BaseConnection
+from pipeline.storage.impl_sqlalchemy import engine as engines
+from pipeline.storage.impl_sqlalchemy import events as reads
+from pipeline.storage.impl_sqlalchemy import writer
+from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event, metadata
+from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
+from pipeline.storage.query import EventQuery
+
+LOG = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+SUPPORTED_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+
+def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
+    """Alembic configuration for the packaged migrations, bound to ``conn``."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+class EventStorage:
+    """Event half of the driver; mixed into :class:`Connection`.
+
+    Needs ``self.engine``; every public method translates database errors.
+    """
+
+    engine: sa.Engine
+
+    def _writing(self) -> sa.Connection:
+        return self.engine.connect().execution_options(**{engines.WRITE_OPTION: True})
+
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
+        with engines.translated_errors("record events"):
+            try:
+                with self._writing() as conn, conn.begin():
+                    return writer.write_batch(conn, events)
+            except (exc.IntegrityError, exc.DataError) as err:
+                LOG.info("batch of %d failed (%s); retrying event by event", len(events), err.orig)
+            return self._write_one_by_one(events)
+
+    def _write_one_by_one(self, events: Sequence[Event]) -> RecordResult:
+        """Each event in its own SAVEPOINT, so a bad one is reported, not fatal."""
+        result = RecordResult()
+        with self._writing() as conn, conn.begin():
+            for item in events:
+                savepoint = conn.begin_nested()
+                try:
+                    result.merge(writer.write_batch(conn, [item]))
+                    savepoint.commit()
+                except (exc.IntegrityError, exc.DataError) as err:
+                    savepoint.rollback()
+                    result.failed[item.message_id] = str(err.orig).strip().splitlines()[0]
+        return result
+
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
+        query = sa.select(event.c.generated).where(event.c.message_id == message_id)
+        with engines.translated_errors("find marker"), self.engine.connect() as conn:
+            generated: dt.datetime | None = conn.execute(query).scalar()
+        return generated
+
+    def _query_events(self, query: EventQuery) -> list[Event]:
+        with engines.translated_errors("query events"), self.engine.connect() as conn:
+            return reads.fetch_events(conn, query)
+
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        """Oldest first, in transactions of at most one chunk of ids each."""
+        deleted = 0
+        remaining = max_count
+        with engines.translated_errors("expire events"), self._writing() as conn:
+            while remaining is None or remaining > 0:
+                size = reads.CHUNK if remaining is None else min(remaining, reads.CHUNK)
+                with conn.begin():
+                    count = self._delete_chunk(conn, cutoff, size)
+                deleted += count
+                if remaining is not None:
+                    remaining -= count
+                if count < size:
+                    break
+            with conn.begin():
+                unused = ~sa.exists().where(event.c.event_type_id == type_table.c.id)
+                conn.execute(sa.delete(type_table).where(unused))
+        return deleted
+
+    @staticmethod
+    def _delete_chunk(conn: sa.Connection, cutoff: dt.datetime, size: int) -> int:
+        # MySQL cannot LIMIT a subquery of DELETE ... IN, so select ids first.
+        query = (
+            sa.select(event.c.id)
+            .where(event.c.generated < cutoff)
+            .order_by(event.c.generated, event.c.id)
+            .limit(size)
+        )
+        ids = list(conn.execute(query).scalars())
+        if not ids:
+            return 0
+        for table in TRAIT_TABLES.values():  # explicit: cascades are slow row by row
+            conn.execute(sa.delete(table).where(table.c.event_id.in_(ids)))
+        return int(conn.execute(sa.delete(event).where(event.c.id.in_(ids))).rowcount)
+
+    def get_event_types(self) -> list[str]:
+        """Event types that have events, sorted by code point."""
+        query = sa.select(type_table.c.desc).where(
+            sa.exists().where(event.c.event_type_id == type_table.c.id)
+        )
+        with engines.translated_errors("list event types"), self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
+    def _traits_of_type(self, event_type_name: str, trait_name: str | None) -> list[Any]:
+        """(generated, message_id, name, dtype, value) rows, in that order."""
+        selects = []
+        for dtype, table in TRAIT_TABLES.items():
+            query = (
+                sa.select(table.c.key, table.c.value, event.c.generated, event.c.message_id)
+                .join_from(table, event, table.c.event_id == event.c.id)
+                .join(type_table, event.c.event_type_id == type_table.c.id)
+                .where(type_table.c.desc == event_type_name)
+            )
+            if trait_name is not None:
+                query = query.where(table.c.key == trait_name)
+            selects.append((dtype, query))
+        rows: list[Any] = []
+        with engines.translated_errors("list traits"), self.engine.connect() as conn:
+            for dtype, query in selects:
+                rows.extend(
+                    (generated, message_id, key, dtype, value)
+                    for key, value, generated, message_id in conn.execute(query)
+                )
+        rows.sort(key=lambda row: row[:3])
+        return rows
+
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        """``{'name', 'data_type'}`` of the traits of ``event_type``, sorted."""
+        found: set[tuple[str, int]] = set()
+        with engines.translated_errors("list trait types"), self.engine.connect() as conn:
+            for dtype, table in TRAIT_TABLES.items():
+                query = (
+                    sa.select(table.c.key)
+                    .distinct()
+                    .join_from(table, event, table.c.event_id == event.c.id)
+                    .join(type_table, event.c.event_type_id == type_table.c.id)
+                    .where(type_table.c.desc == event_type)
+                )
+                found.update((key, dtype) for key in conn.execute(query).scalars())
+        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
+
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
+        """Traits of ``event_type`` events, by event (oldest first) then name."""
+        return [
+            Trait(name, dtype, value)
+            for _, _, name, dtype, value in self._traits_of_type(event_type, trait_type)
+        ]
+
+
+class Connection(EventStorage, BaseConnection):
+    """SQL storage on SQLite, PostgreSQL or MySQL/MariaDB (see the package docstring)."""
+
+    capabilities = frozenset({Capability.EVENTS, Capability.EVENT_EXPIRY})
+
+    def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
+        super().__init__(url, conf)
+        self.engine = engines.create_engine(url)
+        if self.engine.dialect.name not in SUPPORTED_DIALECTS:
+            dialect = self.engine.dialect.name
+            self.engine.dispose()
+            raise ConfigError(f"the SQLAlchemy driver does not support {dialect!r} databases")
+        # Connect now so an unreachable server fails at start-up (and is retried).
+        with engines.translated_errors(f"connect to {self.dress_url(url)}"):
+            self.engine.connect().close()
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest migration (idempotent)."""
+        with engines.translated_errors("upgrade schema"), self._writing() as conn, conn.begin():
+            command.upgrade(alembic_config(conn), "head")
+
+    def clear(self) -> None:
+        """Delete every row of every table (the schema stays)."""
+        with engines.translated_errors("clear"), self._writing() as conn, conn.begin():
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(sa.delete(table))
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

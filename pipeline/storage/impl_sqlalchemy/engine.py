@@ -1,0 +1,128 @@
+"""Engines from pipeline URLs, SQLite tuning, and database error translation.
+
+URL normalisation: a bare ``postgresql://`` uses psycopg 3, a bare
+``mysql://`` or ``mariadb://`` uses PyMySQL with ``charset=utf8mb4``; an
+explicit ``+driver`` is kept. A missing client library raises
+:class:`MissingExtra` naming the extra that installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc
+
+from pipeline.exceptions import ConfigError, MissingExtra, StorageError, StorageUnavailable
+from pipeline.storage.base import dress_url
+
+LOG = logging.getLogger(__name__)
+
+_DEFAULT_DBAPI = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+#: DBAPI module -> (package to install, pipeline extra that installs it)
+_EXTRAS = {
+    "psycopg": ("psycopg", "postgresql"),
+    "psycopg2": ("psycopg2", "postgresql"),
+    "pymysql": ("PyMySQL", "mysql"),
+    "mysqldb": ("mysqlclient", "mysql"),
+}
+#: How long a SQLite writer waits for another's lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30000
+#: Execution option asking SQLite to take the write lock at BEGIN.
+WRITE_OPTION = "pipeline_write"
+
+
+def normalise_url(url: str) -> sa.URL:
+    """The SQLAlchemy URL for a pipeline storage URL (see the module docstring)."""
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError as err:
+        raise ConfigError(f"invalid storage URL {dress_url(url)!r}: {err}") from None
+    backend, _, dbapi = parsed.drivername.partition("+")
+    if not dbapi and backend in _DEFAULT_DBAPI:
+        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DBAPI[backend]}")
+    if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def create_engine(url: str) -> sa.Engine:
+    """A pooled engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend != "sqlite":
+        # A server restart must not fail the next batch with a dead pooled socket.
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except ImportError as err:
+        package, extra = _EXTRAS.get(parsed.get_driver_name(), (str(err.name), backend))
+        raise MissingExtra(package, extra) from err
+    except exc.NoSuchModuleError as err:
+        raise ConfigError(f"storage URL {dress_url(url)!r}: {err}") from None
+    if backend == "sqlite":
+        _tune_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+    return engine
+
+
+def _tune_sqlite(engine: sa.Engine, in_memory: bool) -> None:
+    """Pragmas on every connection; explicit BEGIN so SAVEPOINTs work.
+
+    The stdlib sqlite3 module opens transactions itself and breaks
+    SAVEPOINT; with ``isolation_level=None`` SQLAlchemy's begin event issues
+    BEGIN instead, and writers use BEGIN IMMEDIATE so two writers queue on
+    the busy timeout rather than failing on a lock upgrade.
+    """
+
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _is_unavailable(err: exc.DBAPIError) -> bool:
+    if err.connection_invalidated:
+        return True
+    if isinstance(err, exc.InterfaceError):
+        return True
+    if isinstance(err, exc.OperationalError):
+        # SQLite reports a missing schema as an OperationalError too; that
+        # will not heal by retrying.
+        return "no such table" not in str(err.orig)
+    return False
+
+
+@contextlib.contextmanager
+def translated_errors(action: str) -> Iterator[None]:
+    """Turn SQLAlchemy errors raised inside into pipeline's own.
+
+    Connection trouble, lock timeouts and deadlocks become
+    :class:`StorageUnavailable` (retry later); everything else
+    :class:`StorageError`.
+    """
+    try:
+        yield
+    except exc.DBAPIError as err:
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+        if _is_unavailable(err):
+            raise StorageUnavailable(f"{action}: {reason}") from err
+        raise StorageError(f"{action}: {reason}") from err
+    except exc.TimeoutError as err:  # connection pool exhausted
+        raise StorageUnavailable(f"{action}: {err}") from err
+    except exc.SQLAlchemyError as err:
+        raise StorageError(f"{action}: {err}") from err

@@ -1,0 +1,143 @@
+"""Writing a batch of events in a handful of statements.
+
+Per batch, inside the caller's transaction: one SELECT (and, for new names,
+one INSERT plus one SELECT) resolves event types; one multi-row INSERT that
+skips existing message ids returns the ids of the events it stored; one
+executemany per trait table stores the traits. The number of round trips does
+not grow with the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline.exceptions import ConfigError
+from pipeline.models import Event
+from pipeline.storage.base import RecordResult
+from pipeline.storage.impl_sqlalchemy.schema import (
+    MYSQL_DIALECTS,
+    NAME_LENGTH,
+    TRAIT_TABLES,
+    event,
+    event_type,
+)
+
+
+def insert_skipping(conn: sa.Connection, table: sa.Table, unique: str) -> Any:
+    """An INSERT into ``table`` that silently skips rows whose ``unique`` column exists."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
+    if name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[unique])
+    if name in MYSQL_DIALECTS:
+        # Names are length-checked before insert, so IGNORE cannot hide a
+        # truncation; rows it skips for any other reason are caught below
+        # because they are neither returned nor found stored.
+        return sa.insert(table).prefix_with("IGNORE")
+    raise ConfigError(f"the SQLAlchemy driver does not support the {name!r} dialect")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _problem(event: Event) -> tuple[str | None, str | None]:
+    """(reason the event cannot be stored or None, raw as JSON text)."""
+    for what, text in (("message_id", event.message_id), ("event_type", event.event_type)):
+        if len(text) > NAME_LENGTH:
+            return f"{what} longer than {NAME_LENGTH} characters", None
+    for trait in event.traits:
+        if len(trait.name) > NAME_LENGTH:
+            return f"trait name {trait.name[:40]!r}... longer than {NAME_LENGTH} characters", None
+    if event.raw is None:
+        return None, None
+    try:
+        return None, json.dumps(event.raw, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError) as err:
+        return f"raw is not JSON serialisable: {err}", None
+
+
+def event_type_ids(conn: sa.Connection, names: set[str]) -> dict[str, int]:
+    """Ids of the event types ``names``, creating the missing ones (race-safe)."""
+    query = sa.select(event_type.c.desc, event_type.c.id)
+    found: dict[str, int] = dict(conn.execute(query.where(event_type.c.desc.in_(names))).all())
+    missing = names - found.keys()
+    if missing:
+        conn.execute(insert_skipping(conn, event_type, "desc"), [{"desc": n} for n in missing])
+        found.update(conn.execute(query.where(event_type.c.desc.in_(missing))).all())
+    return found
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert ``rows`` skipping stored message ids; {message_id: id} of those inserted."""
+    stmt = insert_skipping(conn, event, "message_id")
+    if conn.dialect.insert_executemany_returning:
+        returning = stmt.returning(event.c.message_id, event.c.id)
+        return dict(conn.execute(returning, rows).all())
+    # MySQL without RETURNING: note what exists first. A concurrent writer
+    # inserting the same id in between makes the trait insert fail, and the
+    # caller's event-by-event retry then reports it as a duplicate.
+    ids = [row["message_id"] for row in rows]
+    before = set(_stored_ids(conn, ids))
+    conn.execute(stmt, rows)
+    query = sa.select(event.c.message_id, event.c.id).where(event.c.message_id.in_(ids))
+    return {mid: pk for mid, pk in conn.execute(query).all() if mid not in before}
+
+
+def _stored_ids(conn: sa.Connection, message_ids: Iterable[str]) -> list[str]:
+    query = sa.select(event.c.message_id).where(event.c.message_id.in_(list(message_ids)))
+    return list(conn.execute(query).scalars())
+
+
+def write_batch(conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
+    """Store ``events`` (valid, batch-unique) in ``conn``'s open transaction."""
+    result = RecordResult()
+    rows: list[dict[str, Any]] = []
+    accepted: list[Event] = []
+    for item in events:
+        reason, raw = _problem(item)
+        if reason is not None:
+            result.failed[item.message_id] = reason
+            continue
+        accepted.append(item)
+        rows.append({"message_id": item.message_id, "generated": item.generated, "raw": raw})
+    if not accepted:
+        return result
+    type_ids = event_type_ids(conn, {item.event_type for item in accepted})
+    for row, item in zip(rows, accepted, strict=True):
+        row["event_type_id"] = type_ids[item.event_type]
+    inserted = _insert_events(conn, rows)
+    skipped = [item.message_id for item in accepted if item.message_id not in inserted]
+    stored_before = set(_stored_ids(conn, skipped)) if skipped else set()
+    for message_id in skipped:
+        if message_id in stored_before:
+            result.duplicates.append(message_id)
+        else:
+            result.failed[message_id] = "the database skipped the row without storing it"
+    _insert_traits(conn, accepted, inserted)
+    result.stored.extend(item.message_id for item in accepted if item.message_id in inserted)
+    return result
+
+
+def _insert_traits(conn: sa.Connection, events: Sequence[Event], ids: dict[str, int]) -> None:
+    rows: dict[int, list[dict[str, Any]]] = {dtype: [] for dtype in TRAIT_TABLES}
+    for item in events:
+        event_id = ids.get(item.message_id)
+        if event_id is None:
+            continue
+        for trait in item.traits:
+            rows[trait.dtype].append(
+                {"event_id": event_id, "key": trait.name, "value": trait.value}
+            )
+    for dtype, trait_rows in rows.items():
+        if trait_rows:
+            conn.execute(sa.insert(TRAIT_TABLES[dtype]), trait_rows)
