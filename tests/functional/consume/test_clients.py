@@ -1,0 +1,197 @@
+"""Real publishers, the real RabbitMQ, PostgreSQL: what ends up stored.
+
+oslo.messaging's Notifier (rabbit driver, messaging v2 envelopes) → events;
+raw kombu publishes of bad bodies → the dead-letter queue with the reason,
+the good messages around them stored; logbook's MessageQueueHandler and our
+stdlib handler → tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+
+import kombu
+import pytest
+from oslo_config import cfg
+
+from pipeline import storage
+from pipeline.consume.consumer import Consumer
+from pipeline.storage import EventFilter
+from tests.functional.consume.conftest import (
+    AMQP_URL,
+    Names,
+    declare_topology,
+    publish_raw,
+    queue_depth,
+    wait_for,
+)
+
+
+def v1_notification(message_id: str, **payload: object) -> bytes:
+    return json.dumps({
+        "message_id": message_id,
+        "event_type": "compute.instance.create.end",
+        "publisher_id": "compute.host-7",
+        "priority": "INFO",
+        "timestamp": "2026-11-25 10:00:00.000001",
+        "payload": {"instance_id": f"inst-{message_id}", "tenant_id": "t1", **payload},
+    }).encode()
+
+
+def dead_letters(names: Names, count: int) -> list[kombu.Message]:
+    with kombu.Connection(AMQP_URL) as conn:
+        queue = kombu.Queue(names.dead).bind(conn.default_channel)
+        found = []
+        for _ in range(count):
+            message = queue.get(no_ack=True)
+            assert message is not None, f"only {len(found)} dead letters, expected {count}"
+            found.append(message)
+        assert queue.get(no_ack=True) is None, "more dead letters than expected"
+        return found
+
+
+def test_bad_bodies_are_dead_lettered_with_reasons_and_good_ones_around_them_stored(
+    consume_conf: cfg.ConfigOpts, names: Names, pg_url: str,
+    threaded_consumer: Callable[[], Consumer],
+) -> None:
+    declare_topology(consume_conf)
+    bodies = [v1_notification(f"good-{i}") for i in range(20)]
+    bad = [
+        b"\x00\xffnot even text",
+        b'{"event_type": "compute.instance.create.end"}',
+        b'["a", "list"]',
+        b'{"oslo.version": "2.0", "oslo.message": "{broken"}',
+    ]
+    for position, body in zip((0, 5, 11, 19), bad, strict=True):
+        bodies.insert(position, body)
+    publish_raw(names, bodies)
+    consumer = threaded_consumer()
+    wait_for(lambda: consumer.stats.totals.messages == len(bodies), 30, "all messages handled")
+    conn = storage.get_connection(pg_url)
+    try:
+        stored = {e.message_id for e in conn.get_events(EventFilter())}
+    finally:
+        conn.close()
+    assert stored == {f"good-{i}" for i in range(20)}
+    assert consumer.stats.totals.dead_lettered == 4
+    letters = dead_letters(names, 4)
+    # py-amqp hands out text when the message declares a content encoding.
+    raw = [m.body if isinstance(m.body, bytes) else m.body.encode() for m in letters]
+    assert sorted(raw) == sorted(bad)
+    for message in letters:
+        assert message.headers["x-pipeline-reason"].startswith("DecodeError: ")
+        assert message.headers["x-original-exchange"] == names.exchanges[0]
+        assert message.headers["x-original-routing-key"] == f"{names.topic}.info"
+        assert message.headers["x-original-queue"] == names.queue
+    assert queue_depth(names.queue) == 0
+
+
+@pytest.fixture
+def notifier(consume_conf: cfg.ConfigOpts, names: Names) -> Iterator[object]:
+    """oslo.messaging's Notifier on the rabbit driver, v2 envelopes, durable exchanges."""
+    oslo_messaging = pytest.importorskip("oslo_messaging")
+    mconf = cfg.ConfigOpts()
+    mconf([], project="notifier-test")
+    url = AMQP_URL.replace("amqp://", "rabbit://", 1)
+    # The first transport registers oslo.messaging's options on mconf; the
+    # driver reads them when created, so the one we use comes second.
+    oslo_messaging.get_notification_transport(mconf, url=url).cleanup()
+    # Deployments that feed pipeline run with durable exchanges; the
+    # consumer declares them durable.
+    mconf.set_override("amqp_durable_queues", True, "oslo_messaging_rabbit")
+    mconf.set_override("control_exchange", names.exchanges[1])
+    transport = oslo_messaging.get_notification_transport(mconf, url=url)
+    yield oslo_messaging.Notifier(
+        transport, publisher_id="compute.host-9", driver="messagingv2", topics=[names.topic]
+    )
+    transport.cleanup()
+
+
+def test_oslo_messaging_notifier_v2_notifications_become_events_with_traits(
+    consume_conf: cfg.ConfigOpts, names: Names, pg_url: str, notifier: object,
+    threaded_consumer: Callable[[], Consumer],
+) -> None:
+    consumer = threaded_consumer()
+    for i in range(5):
+        notifier.info(  # type: ignore[attr-defined]
+            {"request_id": f"req-{i}"}, "compute.instance.create.end",
+            {"instance_id": f"inst-{i}", "tenant_id": "proj-1", "user_id": "u-1",
+             "display_name": f"vm{i}", "instance_type_id": 42, "host": "ignored"},
+        )
+    wait_for(lambda: consumer.stats.totals.events == 5, 30, "5 events stored")
+    conn = storage.get_connection(pg_url)
+    try:
+        events = conn.get_events(EventFilter(event_type="compute.instance.create.end"))
+    finally:
+        conn.close()
+    assert len(events) == 5
+    by_instance = {e.trait("instance_id").value: e for e in events}  # type: ignore[union-attr]
+    event = by_instance["inst-3"]
+    traits = {t.name: t.value for t in event.traits}
+    assert traits["tenant_id"] == "proj-1"
+    assert traits["display_name"] == "vm3"
+    assert traits["instance_type_id"] == 42
+    assert traits["service"] == "compute" and traits["host"] == "host-9"
+    assert uuid.UUID(event.message_id)
+
+
+@pytest.fixture
+def ticket_conf(consume_conf: cfg.ConfigOpts, pg_url: str) -> cfg.ConfigOpts:
+    """PostgreSQL when its driver stores tickets, else the memory driver.
+
+    The broker side — what is consumed and how — is the same either way.
+    """
+    conn = storage.get_connection(pg_url)
+    has_tickets = storage.Capability.TICKETS in conn.capabilities
+    conn.close()
+    if not has_tickets:
+        consume_conf.set_override("connection", "memory://", "database")
+    return consume_conf
+
+
+def test_logbook_message_queue_handler_records_become_tickets(
+    ticket_conf: cfg.ConfigOpts, names: Names, threaded_consumer: Callable[[], Consumer],
+) -> None:
+    logbook = pytest.importorskip("logbook")
+    from logbook.queues import MessageQueueHandler
+
+    consumer = threaded_consumer()
+    handler = MessageQueueHandler(AMQP_URL, queue=names.logging)
+    try:
+        with handler.applicationbound():
+            log = logbook.Logger("billing")
+            for attempt in range(3):
+                log.error("payment failed")  # one location: one ticket, three occurrences
+            try:
+                raise KeyError("missing")
+            except KeyError:
+                log.exception("lookup failed")
+    finally:
+        handler.close()
+    wait_for(lambda: consumer.stats.totals.tickets == 4, 30, "4 ticket occurrences stored")
+    conn = consumer.writer.conn
+    tickets = conn.get_tickets()  # type: ignore[attr-defined]
+    assert sorted(t.occurrence_count for t in tickets) == [1, 3]
+    assert {t.channel for t in tickets} == {"billing"}
+    assert all(t.level == logbook.ERROR for t in tickets)
+    assert queue_depth(names.logging) == 0
+
+
+def test_error_notifications_also_become_tickets(
+    ticket_conf: cfg.ConfigOpts, names: Names, notifier: object,
+    threaded_consumer: Callable[[], Consumer],
+) -> None:
+    consumer = threaded_consumer()
+    for host in ("compute.host-1", "compute.host-2"):
+        notifier.prepare(publisher_id=host).error(  # type: ignore[attr-defined]
+            {}, "compute.instance.create.error",
+            {"instance_id": "i-1", "exception": "NoValidHost: no host"},
+        )
+    notifier.info({}, "compute.instance.create.end", {"instance_id": "i-2"})  # type: ignore[attr-defined]
+    wait_for(lambda: consumer.stats.totals.events == 3, 30, "3 events stored")
+    wait_for(lambda: consumer.stats.totals.tickets == 2, 10, "2 ticket occurrences stored")
+    tickets = consumer.writer.conn.get_tickets()  # type: ignore[attr-defined]
+    assert len(tickets) == 1, "one failure on two hosts is one ticket"
+    assert tickets[0].occurrence_count == 2
