@@ -19,6 +19,11 @@ from oslo_config import cfg
 from pipeline import storage
 from pipeline.consume.consumer import Consumer
 from pipeline.storage import EventFilter
+
+# The consumer needs the notification converter (issue 3); until it is on
+# main these tests cannot run anywhere.
+pytest.importorskip("pipeline.convert.envelope", reason="notification converter not merged yet")
+
 from tests.functional.consume.conftest import (
     AMQP_URL,
     Names,
