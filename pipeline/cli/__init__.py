@@ -23,6 +23,7 @@ from pipeline.service import prepare_service, setup_logging
 COMMAND_MODULES = (
     "pipeline.cli.db",
     "pipeline.cli.consume",
+    "pipeline.cli.config",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,110 @@
+"""``pipeline config check``: exit 2 with a reason for a bad file, a masked plan for a good one."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+from pipeline import cli, storage
+
+
+def _check(tmp_path: pathlib.Path, text: str, capsys: pytest.CaptureFixture[str]
+           ) -> tuple[int, str, str]:
+    path = tmp_path / "pipeline.conf"
+    path.write_text(text)
+    status = cli.main(["config", "check", "--config-file", str(path)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+GOOD = """\
+[DEFAULT]
+transport_url = amqp://guest:bus-secret@rabbit:5672//
+[database]
+connection = postgresql://pipeline:db-secret@db/pipeline
+event_time_to_live = 86400
+[notification]
+exchanges = nova,glance
+batch_size = 100
+[ticketing]
+hash_salt = salt-secret
+"""
+
+
+def test_a_valid_file_prints_the_plan_with_every_secret_masked(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _check(tmp_path, GOOD, capsys)
+    assert status == 0, err
+    assert "postgresql://pipeline:****@db/pipeline" in out
+    assert "amqp://guest:****@rabbit:5672//" in out
+    assert "secret" not in out + err
+    # 2 exchanges x 7 priorities of the one default topic
+    assert "queue 'pipeline.notifications' bound to 2 topic exchanges (nova, glance)" in out
+    assert "(14 bindings)" in out
+    assert "100 messages or 1.0 s per write; prefetch 200" in out
+    assert "log records from queue 'logging'" in out
+    assert "deletes events older than 86400 s" in out
+    assert out.rstrip().endswith("configuration is valid")
+
+
+def test_an_unknown_option_is_an_error_with_a_suggestion(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = _check(tmp_path, "[database]\nconection = sqlite://\n", capsys)
+    assert status == 2
+    assert "unknown option 'conection' in [database] (did you mean 'connection'?)" in err
+
+
+def test_a_value_of_the_wrong_type_is_an_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = _check(tmp_path, "[notification]\nbatch_size = lots\n", capsys)
+    assert status == 2
+    assert "invalid value for [notification] batch_size" in err
+
+
+def test_another_programs_section_is_only_a_warning(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = _check(tmp_path, "[keystone_authtoken]\nauth_url = http://ks\n", capsys)
+    assert status == 0, err
+    assert "warning:" in err and "[keystone_authtoken] is not read by pipeline" in err
+
+
+def test_a_storage_scheme_without_a_driver_is_an_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = _check(tmp_path, "[database]\nconnection = cassandra://u:pw@h/x\n", capsys)
+    assert status == 2
+    assert "cassandra://u:****@h/x" in err and "no storage driver for scheme 'cassandra'" in err
+    assert ":pw@" not in err
+
+
+def test_a_driver_without_tickets_is_reported(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "jsonl" not in storage.installed_drivers():
+        pytest.skip("plugin pipeline-jsonl not installed (pip install ./tests/plugins/*)")
+    status, out, err = _check(tmp_path, f"[database]\nconnection = jsonl://{tmp_path}/s\n", capsys)
+    assert status == 0, err
+    assert "capabilities: event_expiry, events)" in out
+    assert "driver 'jsonl' stores no tickets" in err
+
+
+def test_broken_event_definitions_are_an_error_with_file_line_and_column(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definitions = tmp_path / "event_definitions.yaml"
+    definitions.write_text(
+        "- event_type: compute.instance.*\n"
+        "  traits:\n"
+        "    memory_mb:\n"
+        "      type: integerish\n"
+        "      fields: payload.memory_mb\n"
+    )
+    status, _, err = _check(tmp_path, f"[event]\ndefinitions_cfg_file = {definitions}\n", capsys)
+    assert status == 2
+    assert re.search(rf"{re.escape(str(definitions))}:\d+:\d+", err), err
