@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "pipeline.cli.db",
     "pipeline.cli.consume",
     "pipeline.cli.config",
+    "pipeline.cli.events",
+    "pipeline.cli.tickets",
+    "pipeline.cli.api",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,45 @@
+"""``pipeline api``: serve the REST API and the tickets page with uvicorn.
+
+The application is :func:`pipeline.api.create_app`; to run it under another
+ASGI server, build it the same way (see README.rst, *Reading the data*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from oslo_config import cfg
+
+from pipeline.exceptions import MissingExtra
+
+LOG = logging.getLogger(__name__)
+
+
+def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    """Run the API until interrupted, on ``[api] host``/``port`` unless overridden."""
+    try:
+        import uvicorn
+
+        from pipeline.api import create_app
+        app = create_app(conf)
+    except ImportError as err:
+        raise MissingExtra(err.name or "fastapi", "api") from err
+    host = args.host or conf.api.host
+    port = args.port or conf.api.port
+    LOG.info("serving the API and the tickets page on http://%s:%d/", host, port)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=args.access_log)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``api``."""
+    parser = subparsers.add_parser(
+        "api", help="serve the REST API and the tickets page",
+        description="Serve the Panko v2 compatible event API, the ticket API "
+        "and the tickets page over HTTP ([api] options).",
+    )
+    parser.add_argument("--host", help="listen address (default [api] host)")
+    parser.add_argument("--port", type=int, help="listen port (default [api] port)")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.set_defaults(func=serve)
