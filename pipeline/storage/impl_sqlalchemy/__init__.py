@@ -10,7 +10,7 @@ URL forms (the scheme picks this driver; a ``+driver`` suffix is kept):
   with ``charset=utf8mb4``; extra ``mysql``). MariaDB >= 10.5 and SQLite >=
   3.35 are needed for ``RETURNING``; MySQL without it works, slower.
 
-Capabilities: :attr:`Capability.EVENTS`, :attr:`Capability.EVENT_EXPIRY`.
+Capabilities: all (events and tickets, see :mod:`.tickets`, each with expiry).
 
 Options: none beyond the URL; query parameters of the URL are passed to the
 client library (e.g. ``?connect_timeout=5``). SQLite files run in WAL mode

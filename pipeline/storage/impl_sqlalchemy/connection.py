@@ -23,6 +23,7 @@ from pipeline.storage.impl_sqlalchemy import events as reads
 from pipeline.storage.impl_sqlalchemy import writer
 from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event, metadata
 from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
+from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
 from pipeline.storage.query import EventQuery
 
 LOG = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ class EventStorage:
             try:
                 with self._writing() as conn, conn.begin():
                     return writer.write_batch(conn, events)
-            except (exc.IntegrityError, exc.DataError) as err:
+            except exc.DBAPIError as err:
+                if not engines.is_row_error(err):
+                    raise
                 LOG.info("batch of %d failed (%s); retrying event by event", len(events), err.orig)
             return self._write_one_by_one(events)
 
@@ -67,8 +70,10 @@ class EventStorage:
                 try:
                     result.merge(writer.write_batch(conn, [item]))
                     savepoint.commit()
-                except (exc.IntegrityError, exc.DataError) as err:
+                except exc.DBAPIError as err:
                     savepoint.rollback()
+                    if not engines.is_row_error(err):
+                        raise
                     result.failed[item.message_id] = str(err.orig).strip().splitlines()[0]
         return result
 
@@ -171,10 +176,10 @@ class EventStorage:
         ]
 
 
-class Connection(EventStorage, BaseConnection):
+class Connection(EventStorage, TicketStorage, BaseConnection):
     """SQL storage on SQLite, PostgreSQL or MySQL/MariaDB (see the package docstring)."""
 
-    capabilities = frozenset({Capability.EVENTS, Capability.EVENT_EXPIRY})
+    capabilities = frozenset(Capability)
 
     def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
         super().__init__(url, conf)

@@ -95,16 +95,61 @@ def _tune_sqlite(engine: sa.Engine, in_memory: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _is_unavailable(err: exc.DBAPIError) -> bool:
-    if err.connection_invalidated:
+#: MySQL/MariaDB error numbers that go away by retrying: connection lost or
+#: refused, too many connections, server shutting down, lock wait timeout,
+#: deadlock. PyMySQL reports all of them, and many permanent errors, as
+#: OperationalError, so the class alone does not tell.
+_MYSQL_TRANSIENT = frozenset(
+    {
+        1040,
+        1043,
+        1053,
+        1158,
+        1159,
+        1160,
+        1161,
+        1203,
+        1205,
+        1213,
+        1927,
+        2002,
+        2003,
+        2006,
+        2013,
+        2014,
+        2055,
+        4031,
+    }
+)
+#: MySQL/MariaDB errors caused by one row's values (CHECK constraint failed,
+#: bad string, out of range, too long, bad datetime) besides Integrity/DataError.
+_MYSQL_ROW_ERRORS = frozenset({1264, 1292, 1366, 1406, 3819, 4025})
+
+
+def _mysql_errno(err: exc.DBAPIError) -> int | None:
+    args = getattr(err.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def is_transient(err: exc.DBAPIError) -> bool:
+    """True when retrying later may succeed (the database is unavailable)."""
+    if err.connection_invalidated or isinstance(err, exc.InterfaceError):
         return True
-    if isinstance(err, exc.InterfaceError):
-        return True
+    errno = _mysql_errno(err)
+    if errno is not None:
+        return errno in _MYSQL_TRANSIENT
     if isinstance(err, exc.OperationalError):
-        # SQLite reports a missing schema as an OperationalError too; that
-        # will not heal by retrying.
-        return "no such table" not in str(err.orig)
+        # SQLite reports a missing schema or bad SQL as OperationalError too.
+        message = str(err.orig)
+        return not ("no such" in message or "syntax error" in message)
     return False
+
+
+def is_row_error(err: exc.DBAPIError) -> bool:
+    """True when the values of some row were rejected (retry without that row)."""
+    if isinstance(err, (exc.IntegrityError, exc.DataError)):
+        return True
+    return _mysql_errno(err) in _MYSQL_ROW_ERRORS
 
 
 @contextlib.contextmanager
@@ -119,7 +164,7 @@ def translated_errors(action: str) -> Iterator[None]:
         yield
     except exc.DBAPIError as err:
         reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
-        if _is_unavailable(err):
+        if is_transient(err):
             raise StorageUnavailable(f"{action}: {reason}") from err
         raise StorageError(f"{action}: {reason}") from err
     except exc.TimeoutError as err:  # connection pool exhausted

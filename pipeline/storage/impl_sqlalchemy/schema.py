@@ -80,7 +80,7 @@ def id_type() -> sa.types.TypeEngine[int]:
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def table_options(bind: sa.engine.Connection) -> dict[str, str]:
+def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
     """Keyword options for ``op.create_table`` on ``bind``'s database.
 
     On MySQL/MariaDB: InnoDB, utf8mb4 and a binary collation that does not

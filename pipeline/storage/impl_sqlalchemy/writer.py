@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.exceptions import ConfigError
-from pipeline.models import Event
+from pipeline.models import Event, Trait
 from pipeline.storage.base import RecordResult
 from pipeline.storage.impl_sqlalchemy.schema import (
     MYSQL_DIALECTS,
@@ -58,6 +59,9 @@ def _problem(event: Event) -> tuple[str | None, str | None]:
     for trait in event.traits:
         if len(trait.name) > NAME_LENGTH:
             return f"trait name {trait.name[:40]!r}... longer than {NAME_LENGTH} characters", None
+        if trait.dtype == Trait.FLOAT_TYPE and not math.isfinite(trait.value):
+            # MySQL cannot store them and SQLite turns NaN into NULL.
+            return f"trait {trait.name!r}: {trait.value!r} is not a finite float", None
     if event.raw is None:
         return None, None
     try:
