@@ -9,6 +9,7 @@ bad file is logged and the previous definitions stay in force).
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from typing import Any, TextIO
 
@@ -29,12 +30,16 @@ HEARTBEAT = 60
 
 
 def broker_connection(conf: cfg.ConfigOpts) -> kombu.Connection:
-    """The kombu connection of ``[DEFAULT] transport_url``, publishing with confirms."""
-    return kombu.Connection(
-        conf.transport_url,
-        heartbeat=HEARTBEAT,
-        transport_options={"confirm_publish": True},
-    )
+    """The kombu connection of ``[DEFAULT] transport_url`` (AMQP: publisher confirms)."""
+    conn = kombu.Connection(conf.transport_url, heartbeat=HEARTBEAT)
+    if conn.transport.driver_type == "amqp":
+        # Dead letters are acknowledged away only once the broker confirmed
+        # them; the name makes the connection easy to find in rabbitmqctl.
+        conn.transport_options.update(
+            confirm_publish=True,
+            client_properties={"connection_name": f"pipeline-consume pid {os.getpid()}"},
+        )
+    return conn
 
 
 def build_consumer(
