@@ -31,15 +31,17 @@ from typing import TYPE_CHECKING, Any
 from oslo_config import cfg
 
 from pipeline.exceptions import ConfigError, MissingExtra
-from pipeline.models import Event, Trait
+from pipeline.models import Event, Occurrence, Ticket, Trait
 from pipeline.storage.base import Capability, RecordResult, dress_url
 from pipeline.storage.base import Connection as BaseConnection
 from pipeline.storage.query import EventQuery
+from pipeline.storage.tickets import TicketGroup, TicketQuery
 
 if TYPE_CHECKING:
     import pymongo
 
     from pipeline.storage.impl_mongodb.events import EventCollection
+    from pipeline.storage.impl_mongodb.tickets import TicketCollections
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DATABASE = "pipeline"
@@ -54,7 +56,9 @@ def _has_option(url: str, name: str) -> bool:
 class Connection(BaseConnection):
     """Events and tickets in a MongoDB database (see the module docstring)."""
 
-    capabilities = frozenset({Capability.EVENTS, Capability.EVENT_EXPIRY})
+    capabilities = frozenset(
+        {Capability.EVENTS, Capability.EVENT_EXPIRY, Capability.TICKETS, Capability.TICKET_EXPIRY}
+    )
 
     def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
         super().__init__(url, conf)
@@ -64,7 +68,7 @@ class Connection(BaseConnection):
             raise MissingExtra("pymongo", "mongodb") from None
         # Imported here, once pymongo is known to be present, so that loading
         # the entry point never fails with a bare ImportError.
-        from pipeline.storage.impl_mongodb import errors, events
+        from pipeline.storage.impl_mongodb import errors, events, tickets
 
         self._client = self._make_client(pymongo, url)
         self._db = self._client.get_default_database(DEFAULT_DATABASE)
@@ -77,6 +81,7 @@ class Connection(BaseConnection):
             self._client.close()
             raise
         self._events: EventCollection = events.EventCollection(self._db[events.COLLECTION])
+        self._tickets: TicketCollections = tickets.TicketCollections(self._db)
 
     @staticmethod
     def _make_client(pymongo: Any, url: str) -> pymongo.MongoClient[Any]:
@@ -111,15 +116,45 @@ class Connection(BaseConnection):
     def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
         return self._events.traits(event_type, trait_type)
 
+    # -- tickets -------------------------------------------------------------
+
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
+        return self._tickets.write(groups)
+
+    def _query_tickets(self, query: TicketQuery) -> list[Ticket]:
+        return self._tickets.query(query)
+
+    def _count_tickets(self, query: TicketQuery) -> int:
+        return self._tickets.count(query)
+
+    def _get_ticket(self, ticket_id: int) -> Ticket | None:
+        return self._tickets.get(ticket_id)
+
+    def _query_occurrences(
+        self, ticket_id: int, order: tuple[tuple[str, bool], ...], limit: int | None, offset: int
+    ) -> list[Occurrence] | None:
+        return self._tickets.occurrences(ticket_id, order, limit, offset)
+
+    def _set_ticket_solved(self, ticket_id: int) -> bool:
+        return self._tickets.solve(ticket_id)
+
+    def _delete_ticket(self, ticket_id: int) -> bool:
+        return self._tickets.delete(ticket_id)
+
+    def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        return self._tickets.delete_occurrences_before(cutoff, max_count)
+
     # -- whole store ---------------------------------------------------------
 
     def clear(self) -> None:
         """Delete every event and ticket; collections and indexes stay."""
         self._events.clear()
+        self._tickets.clear()
 
     def upgrade(self) -> None:
         """Create the collections' indexes (idempotent; see ``mongodb_ttl_index``)."""
         self._events.create_indexes(self._ttl_seconds())
+        self._tickets.create_indexes()
         LOG.info("MongoDB database %s is up to date", self._db.name)
 
     def _ttl_seconds(self) -> int | None:

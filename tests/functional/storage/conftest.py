@@ -18,7 +18,7 @@ from pipeline.storage import Connection
 from tests import servers
 
 #: Drivers the scenario suite runs against. A driver not listed here does not merge.
-DRIVERS = ["memory", "jsonl", "sqlite", "postgresql", "mysql"]
+DRIVERS = ["memory", "jsonl", "sqlite", "postgresql", "mysql", "mongodb"]
 
 
 @pytest.fixture(params=DRIVERS)

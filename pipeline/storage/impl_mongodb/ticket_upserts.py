@@ -1,0 +1,232 @@
+"""Writing a batch of tickets to MongoDB: race-free without transactions.
+
+One batch costs four round trips: read the ids of the batch's keys that
+already exist; reserve ids (new tickets, every occurrence); one unordered
+bulk of ``update_one(upsert=True)`` per key (``$inc`` the count, ``$min``
+/``$max`` the times, ``$setOnInsert`` the id and description) plus one
+conditional ``update_many`` per application turning its solved tickets of
+the batch into ``regressed``; one unordered ``insert_many`` of the
+occurrences. The unique index on ``(app_id, record_hash)`` keeps concurrent
+writers to one ticket per key: an upsert that loses the insert race either
+matches the winner's document (the server retries it) or fails with a
+duplicate-key error, and is then retried by this module — never dropped.
+
+Without a multi-document transaction, a failure between the ticket bulk and
+the occurrence insert leaves counts whose occurrences are missing, and the
+caller's retry counts that batch again; the error raised says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import bson
+from bson.raw_bson import RawBSONDocument
+from pymongo import ReturnDocument, UpdateMany, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from pipeline.exceptions import StorageError, StorageUnavailable
+from pipeline.models import TicketRecord, TicketStatus
+from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
+from pipeline.storage.impl_mongodb.events import to_micros
+from pipeline.storage.tickets import TicketGroup
+
+LOG = logging.getLogger(__name__)
+#: Rounds of the upsert bulk before giving up on keys that keep colliding.
+MAX_ATTEMPTS = 5
+
+Key = tuple[str, str]
+
+
+def _key(group: TicketGroup) -> Key:
+    return (group.app_id, group.record_hash)
+
+
+def _occurrence_document(
+    occurrence_id: int, ticket_id: int, record: TicketRecord
+) -> RawBSONDocument:
+    document = {
+        "_id": occurrence_id,
+        "ticket_id": ticket_id,
+        "app_id": record.app_id,
+        "time": record.time,
+        "time_us": to_micros(record.time),
+        "data": record.data,
+    }
+    try:
+        return RawBSONDocument(bson.encode(document))
+    except (bson.errors.BSONError, OverflowError, ValueError, TypeError):
+        # JSON-safe but not BSON-safe (huge integers, non-string keys): keep it as text.
+        del document["data"]
+        document["data_json"] = json.dumps(record.data)
+        return RawBSONDocument(bson.encode(document))
+
+
+def _upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
+    return UpdateOne(
+        {"app_id": group.app_id, "record_hash": group.record_hash},
+        {
+            "$inc": {"occurrence_count": group.count},
+            "$min": {
+                "first_us": to_micros(group.first_time),
+                "first_occurrence_time": group.first_time,
+            },
+            "$max": {
+                "last_us": to_micros(group.last_time),
+                "last_occurrence_time": group.last_time,
+            },
+            "$setOnInsert": {
+                "_id": ticket_id,
+                "level": group.level,
+                "channel": group.channel,
+                "location": group.location,
+                "module": group.module,
+                "solved": False,
+                "status": TicketStatus.OPEN.value,
+            },
+        },
+        upsert=True,
+    )
+
+
+def _reopen(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
+    """Per application: its solved tickets among ``groups`` become regressed."""
+    hashes: dict[str, list[str]] = {}
+    for group in groups:
+        hashes.setdefault(group.app_id, []).append(group.record_hash)
+    return [
+        UpdateMany(
+            {"app_id": app_id, "record_hash": {"$in": found}, "status": TicketStatus.SOLVED.value},
+            {"$set": {"status": TicketStatus.REGRESSED.value, "solved": False}},
+        )
+        for app_id, found in hashes.items()
+    ]
+
+
+class TicketUpserts:
+    """Writes ticket batches into the ``tickets``, ``occurrences`` and ``counters`` collections."""
+
+    def __init__(self, database: Database[Any]) -> None:
+        self._tickets = database["tickets"]
+        self._occurrences = database["occurrences"]
+        self._counters = database["counters"]
+
+    def write(self, groups: Sequence[TicketGroup]) -> dict[Key, int]:
+        """Upsert every group's ticket, then insert its occurrences; the ticket ids."""
+        with translated("recording tickets"):
+            records = sum(group.count for group in groups)
+            ids, occurrence_ids = self._upsert_all(groups, records)
+            documents = [
+                _occurrence_document(next(occurrence_ids), ids[_key(group)], record)
+                for group in groups
+                for record in group.records
+            ]
+            self._insert_occurrences(documents)
+        return ids
+
+    def _upsert_all(
+        self, groups: Sequence[TicketGroup], records: int
+    ) -> tuple[dict[Key, int], Iterator[int]]:
+        ids: dict[Key, int] = {}
+        pending = list(groups)
+        occurrence_ids: Iterator[int] = iter(())
+        for attempt in range(MAX_ATTEMPTS):
+            known = self._known_ids(pending)
+            missing = [group for group in pending if _key(group) not in known]
+            new_ids, reserved = self._reserve(len(missing), records if attempt == 0 else 0)
+            if attempt == 0:
+                occurrence_ids = reserved
+            assigned = {**known, **{_key(group): next(new_ids) for group in missing}}
+            pending = self._bulk(pending, assigned, set(known), ids)
+            if not pending:
+                return ids, occurrence_ids
+            LOG.debug("retrying %d ticket upserts that lost a race", len(pending))
+        raise StorageUnavailable(
+            f"{len(pending)} ticket upserts kept colliding after {MAX_ATTEMPTS} attempts"
+        )
+
+    def _known_ids(self, groups: Sequence[TicketGroup]) -> dict[Key, int]:
+        hashes: dict[str, list[str]] = {}
+        for group in groups:
+            hashes.setdefault(group.app_id, []).append(group.record_hash)
+        condition = [
+            {"app_id": app, "record_hash": {"$in": found}} for app, found in hashes.items()
+        ]
+        cursor = self._tickets.find({"$or": condition}, {"app_id": 1, "record_hash": 1})
+        return {(doc["app_id"], doc["record_hash"]): int(doc["_id"]) for doc in cursor}
+
+    def _reserve(self, tickets: int, occurrences: int) -> tuple[Iterator[int], Iterator[int]]:
+        """Take ``tickets`` ticket ids and ``occurrences`` occurrence ids from the counter."""
+        if not tickets and not occurrences:
+            return iter(()), iter(())
+        increments = {"ticket_id": tickets, "occurrence_id": occurrences}
+        counter: Mapping[str, Any] | None = None
+        for _ in range(2):  # the counter's very first upsert may race another writer's
+            try:
+                counter = self._counters.find_one_and_update(
+                    {"_id": "ids"},
+                    {"$inc": increments},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                break
+            except DuplicateKeyError:
+                continue
+        if counter is None:  # a conforming server never answers an upsert with null
+            raise StorageError("the id counter document could not be read or created")
+        return (
+            iter(range(counter["ticket_id"] - tickets + 1, counter["ticket_id"] + 1)),
+            iter(range(counter["occurrence_id"] - occurrences + 1, counter["occurrence_id"] + 1)),
+        )
+
+    def _bulk(
+        self,
+        groups: list[TicketGroup],
+        assigned: dict[Key, int],
+        known: set[Key],
+        ids: dict[Key, int],
+    ) -> list[TicketGroup]:
+        """One unordered bulk for ``groups``; fills ``ids``; returns the groups to retry.
+
+        ``assigned`` holds each key's id: the existing one for ``known``
+        keys, a freshly reserved one for the others.
+        """
+        operations: list[Any] = [_upsert(group, assigned[_key(group)]) for group in groups]
+        operations += _reopen(groups)
+        try:
+            upserted = self._tickets.bulk_write(operations, ordered=False).upserted_ids or {}
+            errors: dict[int, Mapping[str, Any]] = {}
+        except BulkWriteError as err:
+            if err.details.get("writeConcernErrors"):
+                raise StorageUnavailable(f"write concern not satisfied: {err.details}") from err
+            upserted = {item["index"]: item["_id"] for item in err.details.get("upserted", ())}
+            errors = {item["index"]: item for item in err.details.get("writeErrors", ())}
+        if any(e.get("code") != DUPLICATE_KEY or i >= len(groups) for i, e in errors.items()):
+            raise StorageError(f"ticket upsert failed: {list(errors.values())}")
+        retry, matched_new = [], []
+        for index, group in enumerate(groups):
+            key = _key(group)
+            if index in errors:
+                retry.append(group)  # lost the insert race: the next round finds the winner
+            elif index in upserted or key in known:
+                ids[key] = assigned[key]
+            else:
+                matched_new.append(group)  # created meanwhile by another writer
+        if matched_new:
+            found = self._known_ids(matched_new)
+            ids.update(found)
+            retry += [group for group in matched_new if _key(group) not in found]
+        return retry
+
+    def _insert_occurrences(self, documents: list[RawBSONDocument]) -> None:
+        try:
+            self._occurrences.insert_many(documents, ordered=False)
+        except BulkWriteError as err:
+            raise StorageError(
+                "ticket counts were updated but occurrences were not all stored: "
+                f"{err.details.get('writeErrors') or err.details.get('writeConcernErrors')}"
+            ) from err

@@ -1,0 +1,94 @@
+"""Ticket behaviour specific to the MongoDB driver: ids, data fallback, concurrent writers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from collections.abc import Iterator
+
+import pymongo
+import pytest
+
+from pipeline import storage
+from pipeline.models import UTC, TicketRecord
+from pipeline.storage import Connection
+from tests import servers
+
+T0 = dt.datetime(2026, 11, 20, 12, 0, 0, 250001, tzinfo=UTC)
+WRITERS, BATCHES, PER_BATCH, KEYS = 4, 3, 10, 5
+
+
+@pytest.fixture
+def mongo_url(mongodb_server_url: str) -> Iterator[str]:
+    with servers.mongodb_database(mongodb_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def mongo(mongo_url: str) -> Iterator[Connection]:
+    conn = storage.get_connection(mongo_url)
+    conn.upgrade()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def record(key: str, seconds: int, **data: object) -> TicketRecord:
+    return TicketRecord(key, "app", T0 + dt.timedelta(seconds=seconds), 14, "c", "l.py:1", "m",
+                        {"n": seconds, **data})
+
+
+def test_ticket_ids_are_small_integers_and_times_keep_microseconds(mongo: Connection) -> None:
+    ids = mongo.record_tickets([record("a", 0), record("b", 1), record("a", 2)]).ticket_ids
+    assert sorted(ids.values()) == [1, 2]
+    again = mongo.record_tickets([record("a", 3), record("c", 4)]).ticket_ids
+    assert again[("app", "a")] == ids[("app", "a")] and again[("app", "c")] == 3
+    ticket = mongo.get_ticket(ids[("app", "a")])
+    assert ticket.first_occurrence_time == T0 and ticket.first_occurrence_time.microsecond == 250001
+    occurrence_ids = [o.occurrence_id for o in mongo.get_occurrences(ticket.ticket_id, "time")]
+    assert occurrence_ids == sorted(occurrence_ids) and len(set(occurrence_ids)) == 3
+
+
+def test_data_bson_cannot_hold_is_kept_as_json(mongo: Connection, mongo_url: str) -> None:
+    """JSON-safe but not BSON-safe (a 70-bit integer) data is stored as text, not refused."""
+    result = mongo.record_tickets([record("a", 0, big=2**70), record("a", 1)])
+    assert result.stored == 2 and not result.failed
+    ticket_id = result.ticket_ids[("app", "a")]
+    assert [o.data for o in mongo.get_occurrences(ticket_id, "time")] == [
+        {"n": 0, "big": 2**70}, {"n": 1}]
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(mongo_url)
+    try:
+        stored = list(client.get_default_database()["occurrences"].find({}, {"_id": 0, "ticket_id": 0}))
+    finally:
+        client.close()
+    assert sorted("data_json" in document for document in stored) == [False, True]
+
+
+def _write(url: str, writer: int) -> None:
+    conn = storage.get_connection(url)
+    try:
+        for batch in range(BATCHES):
+            conn.record_tickets([
+                record(f"k{(writer + i) % KEYS}", writer * 1000 + batch * 100 + i, w=writer)
+                for i in range(PER_BATCH)
+            ])
+    finally:
+        conn.close()
+
+
+def test_concurrent_writers_lose_nothing_and_make_one_ticket_per_key(
+    mongo: Connection, mongo_url: str
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write, args=(mongo_url, w)) for w in range(WRITERS)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(120)
+    assert [process.exitcode for process in writers] == [0] * WRITERS
+    tickets = mongo.get_tickets(limit=None)
+    assert sorted(t.record_hash for t in tickets) == [f"k{i}" for i in range(KEYS)]
+    total = WRITERS * BATCHES * PER_BATCH
+    assert sum(t.occurrence_count for t in tickets) == total
+    assert sum(len(mongo.get_occurrences(t.ticket_id, limit=None)) for t in tickets) == total
