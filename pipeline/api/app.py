@@ -120,6 +120,8 @@ def create_app(conf: cfg.ConfigOpts, conn: Connection | None = None) -> FastAPI:
     )
     app.state.conf = conf
     app.state.noauth = noauth
+    if conn is not None:  # usable even by a server that skips the lifespan events
+        app.state.conn = conn
     _install_error_handlers(app)
     app.include_router(events.router)
     app.include_router(tickets.router)
