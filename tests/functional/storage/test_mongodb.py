@@ -16,7 +16,7 @@ from oslo_config import cfg
 
 from pipeline import cli, storage
 from pipeline.exceptions import ConfigError, StorageUnavailable
-from pipeline.models import INT64_MAX, INT64_MIN, UTC, Event, Trait
+from pipeline.models import INT64_MAX, INT64_MIN, UTC, Event, TicketRecord, Trait
 from pipeline.storage import Connection, EventFilter
 from tests import servers
 
@@ -149,5 +149,27 @@ def test_dbsync_and_expire_through_the_cli(
         assert cli.main(["--config-file", str(config), "expire"]) == 0
         assert "deleted 5 events" in capsys.readouterr().out
         assert [e.message_id for e in conn.get_events(EventFilter())] == ["new"]
+    finally:
+        conn.close()
+
+
+def test_server_going_away_mid_session_is_storage_unavailable() -> None:
+    """What the consumer relies on to requeue instead of acking: a lost server is transient."""
+    if servers.MONGO_URL:
+        pytest.skip("needs a server of its own to stop; PIPELINE_TEST_MONGO is shared")
+    with servers.mongodb_server() as server_url:
+        conn = storage.get_connection(f"{server_url}/gone?serverSelectionTimeoutMS=500")
+        conn.upgrade()
+        assert conn.record_events([Event("before", "t", NOW)]).stored == ["before"]
+    # The server has been terminated by leaving the block.
+    try:
+        with pytest.raises(StorageUnavailable):
+            conn.record_events([Event("after", "t", NOW)])
+        with pytest.raises(StorageUnavailable):
+            conn.get_events(EventFilter())
+        with pytest.raises(StorageUnavailable):
+            conn.record_tickets([TicketRecord("h", "app", NOW, 14, "c", "l", "m", {})])
+        with pytest.raises(StorageUnavailable):
+            conn.get_tickets()
     finally:
         conn.close()
