@@ -118,7 +118,7 @@ class EventStorage:
         ids = list(conn.execute(query).scalars())
         if not ids:
             return 0
-        for table in TRAIT_TABLES.values():  # explicit: cascades are slow row by row
+        for table in TRAIT_TABLES.values():  # no foreign key cascades (see schema.py)
             conn.execute(sa.delete(table).where(table.c.event_id.in_(ids)))
         return int(conn.execute(sa.delete(event).where(event.c.id.in_(ids))).rowcount)
 

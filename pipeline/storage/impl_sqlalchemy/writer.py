@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.exceptions import ConfigError
-from pipeline.models import Event, Trait
+from pipeline.models import Event, Trait, to_utc
 from pipeline.storage.base import RecordResult
 from pipeline.storage.impl_sqlalchemy.schema import (
     MYSQL_DIALECTS,
@@ -133,15 +134,71 @@ def write_batch(conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
 
 
 def _insert_traits(conn: sa.Connection, events: Sequence[Event], ids: dict[str, int]) -> None:
-    rows: dict[int, list[dict[str, Any]]] = {dtype: [] for dtype in TRAIT_TABLES}
+    rows: dict[int, list[tuple[int, str, Any]]] = {dtype: [] for dtype in TRAIT_TABLES}
     for item in events:
         event_id = ids.get(item.message_id)
         if event_id is None:
             continue
         for trait in item.traits:
-            rows[trait.dtype].append(
-                {"event_id": event_id, "key": trait.name, "value": trait.value}
-            )
+            rows[trait.dtype].append((event_id, trait.name, trait.value))
+    copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
     for dtype, trait_rows in rows.items():
-        if trait_rows:
-            conn.execute(sa.insert(TRAIT_TABLES[dtype]), trait_rows)
+        if not trait_rows:
+            continue
+        table = TRAIT_TABLES[dtype]
+        if copy:
+            _copy_rows(conn, table, trait_rows)
+        else:
+            _executemany(conn, table, trait_rows)
+
+
+def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str, Any]]) -> None:
+    """One DBAPI executemany of positional rows.
+
+    Skips SQLAlchemy's per-row parameter handling, which costs as much as
+    SQLite's own work here; values go through the column type's bind
+    processor exactly as SQLAlchemy would apply it.
+    """
+    dialect = conn.dialect
+    compiled = sa.insert(table).compile(dialect=dialect, column_keys=["event_id", "key", "value"])
+    process = table.c.value.type.bind_processor(dialect)
+    if process is not None:
+        rows = [(pk, key, process(value)) for pk, key, value in rows]
+    params: list[Any]
+    if compiled.positional:
+        order = [("event_id", "key", "value").index(name) for name in compiled.positiontup or ()]
+        params = [tuple(row[i] for i in order) for row in rows] if order != [0, 1, 2] else rows
+    else:
+        params = [{"event_id": pk, "key": key, "value": value} for pk, key, value in rows]
+    _driver_call(conn, compiled.string, lambda cursor: cursor.executemany(compiled.string, params))
+
+
+def _driver_call(conn: sa.Connection, statement: str, call: Callable[[Any], Any]) -> None:
+    """Run ``call(cursor)`` on the DBAPI connection of ``conn``'s transaction.
+
+    Errors are raised by the driver, not through SQLAlchemy: wrap them the
+    same way so the caller's error handling sees SQLAlchemy's classes.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        cursor = conn.connection.cursor()
+        try:
+            call(cursor)
+        finally:
+            cursor.close()
+    except dbapi.Error as err:
+        raise exc.DBAPIError.instance(statement, None, err, dbapi.Error) from err
+
+
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str, Any]]) -> None:
+    """PostgreSQL COPY: many times faster than any INSERT for thousands of rows."""
+    statement = f"COPY {table.name} (event_id, key, value) FROM STDIN"
+    if rows and isinstance(rows[0][2], dt.datetime):  # stored as naive UTC, like UTCDateTime
+        rows = [(pk, key, to_utc(value).replace(tzinfo=None)) for pk, key, value in rows]
+
+    def copy_all(cursor: Any) -> None:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    _driver_call(conn, statement, copy_all)

@@ -65,12 +65,8 @@ def upgrade() -> None:
     for name, value_type in TRAIT_TABLES.items():
         op.create_table(
             name,
-            sa.Column(
-                "event_id",
-                id_type(),
-                sa.ForeignKey("event.id", name=f"fk_{name}_event_id", ondelete="CASCADE"),
-                primary_key=True,
-            ),
+            # No foreign key to event, for write speed (see schema.py).
+            sa.Column("event_id", id_type(), primary_key=True),
             sa.Column("key", name_type(), primary_key=True),
             sa.Column("value", value_type(), nullable=False),
             **options,
