@@ -108,8 +108,11 @@ class _Compiler:
 
     def definitions(self, config: Any) -> list[EventDefinition]:
         if not isinstance(config, list):
-            self.fail((config, None), "definitions",
-                      f"expected a list of definitions, got {type(config).__name__}")
+            self.fail(
+                (config, None),
+                "definitions",
+                f"expected a list of definitions, got {type(config).__name__}",
+            )
         return [self.definition(config, index) for index in range(len(config))]
 
     def definition(self, config: list[Any], index: int) -> EventDefinition:
@@ -135,17 +138,26 @@ class _Compiler:
     def patterns(self, item: Mapping[str, Any], context: str) -> list[str]:
         value = item["event_type"]
         patterns = [value] if isinstance(value, str) else value
-        if (not isinstance(patterns, list) or not patterns
-                or not all(isinstance(p, str) and p.lstrip("!") for p in patterns)):
-            self.fail((item, "event_type"), context,
-                      "event_type must be a pattern or a non-empty list of patterns")
+        if (
+            not isinstance(patterns, list)
+            or not patterns
+            or not all(isinstance(p, str) and p.lstrip("!") for p in patterns)
+        ):
+            self.fail(
+                (item, "event_type"),
+                context,
+                "event_type must be a pattern or a non-empty list of patterns",
+            )
         return patterns
 
     def check_keys(self, item: Mapping[Any, Any], allowed: frozenset[str], context: str) -> None:
         for key in item:
             if key not in allowed:
-                self.fail((item, key), context,
-                          f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+                self.fail(
+                    (item, key),
+                    context,
+                    f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})",
+                )
 
     def trait(self, traits_cfg: Mapping[str, Any], name: str, context: str) -> TraitDefinition:
         cfg = traits_cfg[name]
@@ -154,8 +166,11 @@ class _Compiler:
         self.check_keys(cfg, _TRAIT_KEYS, context)
         type_name = cfg.get("type", "text")
         if not isinstance(type_name, str) or type_name not in TYPE_NAMES:
-            self.fail((cfg, "type"), context, f"unknown type {type_name!r} "
-                      f"(expected one of {', '.join(TYPE_NAMES)})")
+            self.fail(
+                (cfg, "type"),
+                context,
+                f"unknown type {type_name!r} (expected one of {', '.join(TYPE_NAMES)})",
+            )
         if "fields" not in cfg:
             self.fail((traits_cfg, name), context, "missing fields")
         fields = self.fields(cfg, context)
@@ -166,7 +181,9 @@ class _Compiler:
         value = cfg["fields"]
         texts = [value] if isinstance(value, str) else value
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            self.fail((cfg, "fields"), context, "fields must be a path or a non-empty list of paths")
+            self.fail(
+                (cfg, "fields"), context, "fields must be a path or a non-empty list of paths"
+            )
         compiled = []
         for index, text in enumerate(texts):
             try:

@@ -26,7 +26,9 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _QUOTED = r"'[^'\\]*'|\"[^\"\\]*\""
 _SEGMENT = re.compile(rf"({_NAME}|{_QUOTED})((?:\[\d+\])*)")
 _INDEX = re.compile(r"\[(\d+)\]")
-_PLAIN = re.compile(rf"(?:\$\.)?(?:{_NAME}|{_QUOTED})(?:\[\d+\])*(?:\.(?:{_NAME}|{_QUOTED})(?:\[\d+\])*)*")
+_PLAIN = re.compile(
+    rf"(?:\$\.)?(?:{_NAME}|{_QUOTED})(?:\[\d+\])*(?:\.(?:{_NAME}|{_QUOTED})(?:\[\d+\])*)*"
+)
 # Words jsonpath-ng reads as operators, never as field names.
 _RESERVED = frozenset({"where", "wherenot"})
 # Characters jsonpath-ng quotes when it prints a field name.
@@ -144,8 +146,7 @@ def _jsonpath_matcher(text: str) -> Callable[[Any], list[Match]]:
     def matches(body: Any) -> list[Match]:
         try:
             found = expression.find(body)
-            return [(_match_path(datum), datum.value) for datum in found
-                    if datum.value is not None]
+            return [(_match_path(datum), datum.value) for datum in found if datum.value is not None]
         except Exception:  # third-party evaluation on arbitrary data: no match
             LOG.debug("JSONPath %s failed on this notification", text, exc_info=True)
             return []

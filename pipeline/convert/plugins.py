@@ -63,7 +63,9 @@ class SplitterTraitPlugin(TraitPluginBase):
             raise ValueError("separator must be a non-empty string")
         if isinstance(segment, bool) or not isinstance(segment, int):
             raise TypeError("segment must be an integer")
-        if max_split is not None and (isinstance(max_split, bool) or not isinstance(max_split, int)):
+        if max_split is not None and (
+            isinstance(max_split, bool) or not isinstance(max_split, int)
+        ):
             raise TypeError("max_split must be an integer")
         self.separator = separator
         self.segment = segment

@@ -90,8 +90,12 @@ class TraitDefinition:
             values = self.plugin.trait_values(matches)
             return values[0] if values else None
         except Exception:  # third-party plugin code must not stop the consumer
-            LOG.debug("trait %s dropped: plugin %s failed", self.name,
-                      type(self.plugin).__name__, exc_info=True)
+            LOG.debug(
+                "trait %s dropped: plugin %s failed",
+                self.name,
+                type(self.plugin).__name__,
+                exc_info=True,
+            )
             return None
 
 
@@ -104,16 +108,40 @@ def _fields(*texts: str) -> list[FieldPath]:
 #: context, which oslo.messaging v1/v2 flattens into ``_context_*`` keys.
 DEFAULT_TRAITS: tuple[TraitDefinition, ...] = (
     TraitDefinition("service", _TEXT, _fields("publisher_id")),
-    TraitDefinition("request_id", _TEXT, _fields(
-        "_context_request_id", "_context_global_request_id", "context.request_id")),
-    TraitDefinition("project_id", _TEXT, _fields(
-        "payload.tenant_id", "payload.project_id", "_context_project_id",
-        "_context_tenant", "_context_project", "context.project_id")),
-    TraitDefinition("user_id", _TEXT, _fields(
-        "payload.user_id", "_context_user_id", "_context_user", "context.user_id")),
-    TraitDefinition("tenant_id", _TEXT, _fields(
-        "payload.tenant_id", "payload.project_id", "_context_project_id",
-        "_context_tenant", "_context_project", "context.project_id")),
+    TraitDefinition(
+        "request_id",
+        _TEXT,
+        _fields("_context_request_id", "_context_global_request_id", "context.request_id"),
+    ),
+    TraitDefinition(
+        "project_id",
+        _TEXT,
+        _fields(
+            "payload.tenant_id",
+            "payload.project_id",
+            "_context_project_id",
+            "_context_tenant",
+            "_context_project",
+            "context.project_id",
+        ),
+    ),
+    TraitDefinition(
+        "user_id",
+        _TEXT,
+        _fields("payload.user_id", "_context_user_id", "_context_user", "context.user_id"),
+    ),
+    TraitDefinition(
+        "tenant_id",
+        _TEXT,
+        _fields(
+            "payload.tenant_id",
+            "payload.project_id",
+            "_context_project_id",
+            "_context_tenant",
+            "_context_project",
+            "context.project_id",
+        ),
+    ),
 )
 
 
