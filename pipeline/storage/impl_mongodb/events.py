@@ -5,7 +5,7 @@ One document per event in the ``events`` collection::
     {_id: <message_id>, event_type: <str>,
      generated: <BSON date>, generated_us: <int64>,
      traits: [{name: <str>, dtype: <int>, value: <typed>}, ...],
-     raw: <sub-document> | null}
+     raw: <sub-document> | null  (or raw_json: <str>, see below)}
 
 Why this layout:
 
@@ -26,11 +26,15 @@ Why this layout:
   as a string, integers as int32/int64 (the model limits them to 64 bits),
   floats as doubles, and datetimes as int64 microseconds since the epoch
   (exact, and ordered like the datetimes; ``dtype`` says how to read it back).
+* ``raw`` is a sub-document, so it can be queried on the server; a raw
+  notification that is JSON but not BSON (an integer beyond 64 bits) is kept
+  as JSON text in ``raw_json`` instead of failing the event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,6 +55,7 @@ TTL_INDEX = "generated_ttl"
 #: Largest document MongoDB stores (16 MiB); checked before sending so one
 #: oversized event fails alone instead of aborting the batch client-side.
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+_UNENCODABLE = (bson.errors.BSONError, OverflowError, ValueError, TypeError)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _OPERATORS = {"eq": "$eq", "ne": "$ne", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
@@ -106,16 +111,26 @@ def _event(document: Mapping[str, Any]) -> Event:
         document["event_type"],
         from_micros(document["generated_us"]),
         tuple(_trait(item) for item in document.get("traits") or ()),
-        document.get("raw"),
+        json.loads(document["raw_json"]) if "raw_json" in document else document.get("raw"),
     )
 
 
 def _encoded(event: Event) -> RawBSONDocument:
     """``event`` as BSON; raises ValueError when it cannot be stored."""
+    document = _document(event)
     try:
-        data = bson.encode(_document(event))
-    except (bson.errors.BSONError, OverflowError, ValueError, TypeError) as err:
-        raise ValueError(f"cannot be stored as BSON: {err}") from None
+        data = bson.encode(document)
+    except _UNENCODABLE as err:
+        if event.raw is None:
+            raise ValueError(f"cannot be stored as BSON: {err}") from None
+        # JSON-safe raw that BSON cannot hold (an integer beyond 64 bits,
+        # non-string keys): keep it as JSON text, as the SQL drivers do.
+        del document["raw"]
+        try:
+            document["raw_json"] = json.dumps(event.raw)
+            data = bson.encode(document)
+        except _UNENCODABLE as again:
+            raise ValueError(f"cannot be stored as BSON: {again}") from None
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"document of {len(data)} bytes exceeds MongoDB's 16 MiB limit")
     return RawBSONDocument(data)

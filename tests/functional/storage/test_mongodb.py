@@ -60,13 +60,27 @@ def test_values_round_trip_with_their_bson_types(mongo: Connection) -> None:
     assert back.generated.tzinfo == UTC
 
 
+def test_raw_bson_cannot_hold_is_kept_as_json(mongo: Connection, mongo_url: str) -> None:
+    """A 70-bit integer is valid JSON but not BSON: the event is stored, raw as JSON text."""
+    event = Event("big", "t", NOW, raw={"payload": {"huge": 2**70, "ok": [1, "x"]}})
+    assert mongo.record_events([event, Event("small", "t", NOW, raw={"n": 1})]).stored == [
+        "big", "small"]
+    assert mongo.get_events(EventFilter(message_id="big")) == [event]
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(mongo_url)
+    try:
+        stored = client.get_default_database()["events"].find_one({"_id": "big"})
+    finally:
+        client.close()
+    assert stored is not None and "raw" not in stored and "raw_json" in stored
+
+
 def test_unencodable_event_fails_alone(mongo: Connection) -> None:
-    """An integer beyond 64 bits in raw cannot be BSON: that event fails, the batch goes on."""
+    """Text that is not valid UTF-8 (a lone surrogate) cannot be BSON: that event fails alone."""
     good = Event("good", "t", NOW)
-    bad = Event("bad", "t", NOW, raw={"huge": 2**70})
+    bad = Event("bad", "t", NOW, (Trait("name", Trait.TEXT_TYPE, "half \ud800 pair"),))
     result = mongo.record_events([bad, good])
     assert result.stored == ["good"]
-    assert "8-byte" in result.failed["bad"]
+    assert "BSON" in result.failed["bad"]
     assert [e.message_id for e in mongo.get_events(EventFilter())] == ["good"]
 
 
