@@ -31,8 +31,8 @@ _PLAIN = re.compile(
 )
 # Words jsonpath-ng reads as operators, never as field names.
 _RESERVED = frozenset({"where", "wherenot"})
-# Characters jsonpath-ng quotes when it prints a field name.
-_LITERALS = frozenset("*.[]()$,:|&~")
+# Field names jsonpath-ng prints bare; it prints others quoted (repr).
+_BARE = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@-]*")
 
 Step = str | int
 Match = tuple[str, Any]
@@ -59,7 +59,7 @@ def plain_steps(text: str) -> tuple[Step, ...] | None:
 def _step_text(step: Step) -> str:
     if isinstance(step, int):
         return f"[{step}]"
-    return f"'{step}'" if _LITERALS.intersection(step) else step
+    return step if _BARE.fullmatch(step) else repr(step)
 
 
 class FieldPath:

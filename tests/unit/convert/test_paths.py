@@ -46,17 +46,33 @@ def test_invalid_expressions_raise_value_error(text: str) -> None:
 documents = st.recursive(
     st.none() | st.integers() | st.text(max_size=3),
     lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["a", "b", "c.d", "0"]), children, max_size=3),
+    | st.dictionaries(st.sampled_from(["a", "b", "c.d", "0"]), children, min_size=1, max_size=3),
     max_leaves=10,
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(document=documents, text=st.sampled_from(
-    ["a", "a.b", "$.a.b", "a.'c.d'", "a[0]", "a[1].b", "a.b.a", "a.b[0][0]", "a.'0'"]))
-def test_plain_lookup_agrees_with_jsonpath(document: Any, text: str) -> None:
+@pytest.mark.parametrize("text", [
+    "a", "a.b", "$.a.b", "a.'c.d'", "a[0]", "a[1].b", "a.b.a", "a.b[0][0]", "a.'0'",
+    "a.'0'.b", "a.\"c.d\"[0]",
+])
+@settings(max_examples=60, deadline=None)
+@given(document=documents)
+def test_plain_lookup_agrees_with_jsonpath(text: str, document: Any) -> None:
     plain = FieldPath(text)
     assert plain.plain
     first_match = _jsonpath_matcher(text)(document)[:1]
     assert plain.matches(document) == first_match
     assert plain.first(document) == (first_match[0][1] if first_match else None)
+
+
+@pytest.mark.parametrize(("text", "document", "path"), [
+    ("a.'0'", {"a": {"0": 1}}, "a.'0'"),
+    ("payload.image_meta.'org.x'", {"payload": {"image_meta": {"org.x": 1}}},
+     "payload.image_meta.'org.x'"),
+    ("a.b[0]", {"a": {"b": [1]}}, "a.b.[0]"),
+])
+def test_plugins_see_the_same_match_path_as_jsonpath_gives(
+    text: str, document: Any, path: str
+) -> None:
+    assert FieldPath(text).matches(document) == [(path, 1)]
+    assert _jsonpath_matcher(text)(document) == [(path, 1)]
