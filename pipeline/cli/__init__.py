@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "pipeline.cli.events",
     "pipeline.cli.tickets",
     "pipeline.cli.api",
+    "pipeline.cli.demo",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
