@@ -1,7 +1,7 @@
 """Concurrent writers lose no record: 8 processes upsert new and shared tickets at once.
 
 logbook's select-then-insert lost 25-70% of first occurrences in this
-scenario; the driver's atomic upserts must lose none, on every SQL database.
+scenario; the driver's atomic upserts must lose none, on every SQL database and MongoDB.
 """
 
 from __future__ import annotations
@@ -52,14 +52,17 @@ def _writer(url: str, process: int, barrier: Any, failures: Any) -> None:
         raise
 
 
-@pytest.fixture(params=["postgresql", "mysql", "sqlite"])
+@pytest.fixture(params=["postgresql", "mysql", "sqlite", "mongodb"])
 def race_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An upgraded, empty database of each SQL kind."""
+    """An upgraded, empty database of each SQL kind and MongoDB."""
     with contextlib.ExitStack() as stack:
         if request.param == "postgresql":
             url = stack.enter_context(servers.postgresql_database())
         elif request.param == "mysql":
             url = stack.enter_context(servers.mysql_database())
+        elif request.param == "mongodb":
+            server = request.getfixturevalue("mongodb_server_url")
+            url = stack.enter_context(servers.mongodb_database(server))
         else:
             url = stack.enter_context(servers.sqlite_database(str(tmp_path)))
         conn = get_connection(url)
