@@ -25,9 +25,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.exceptions import ConversionError
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 STRATEGIES = ("location", "logbook", "template")
 DEFAULT_STRATEGY = "location"
@@ -68,13 +71,13 @@ def default_salt(app_id: str) -> str:
     return "apphash-" + app_id
 
 
-def _digest(parts: list[bytes], salt: str | None) -> str:
+def _digest(parts: list[bytes], salt: str | None) -> HASH:
     sha = hashlib.sha1(usedforsecurity=False)
     for part in parts:
         sha.update(part)
     if salt is not None:
         sha.update(b"\x00" + salt.encode("utf-8"))
-    return sha.hexdigest()
+    return sha
 
 
 def _text(record: Mapping[str, Any], key: str) -> str:
@@ -98,8 +101,8 @@ def _lineno(record: Mapping[str, Any]) -> int:
     return lineno
 
 
-def logbook_key(record: Mapping[str, Any], salt: str | None) -> str:
-    """logbook's ``hash_record_raw(record)`` hex digest, bit for bit."""
+def logbook_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
+    """What logbook's ``hash_record_raw(record)`` returns, bit for bit."""
     return _digest(
         [
             b"%d\x00" % _level(record),
@@ -132,7 +135,7 @@ def portable_path(filename: str, module: str | None) -> str:
     return "/".join(parts[-depth:])
 
 
-def location_key(record: Mapping[str, Any], salt: str | None) -> str:
+def location_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
     """Key of channel, level, portable file name, function and line."""
     path = portable_path(_text(record, "filename"), record.get("module"))
     fields = [
@@ -153,7 +156,7 @@ def mask_message(message: str) -> str:
     return message
 
 
-def template_key(record: Mapping[str, Any], salt: str | None) -> str:
+def template_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
     """Key of channel, level, exception type and the masked message."""
     message = _text(record, "message") or _text(record, "msg")
     if not message:
@@ -168,7 +171,7 @@ def template_key(record: Mapping[str, Any], salt: str | None) -> str:
     return _digest([b"\x00".join(f.encode("utf-8") for f in fields)], salt)
 
 
-def fingerprint_key(fingerprint: Any, salt: str | None) -> str:
+def fingerprint_hash(fingerprint: Any, salt: str | None) -> HASH:
     """Key of an explicit fingerprint: a non-empty list of strings."""
     if isinstance(fingerprint, str) or not isinstance(fingerprint, (list, tuple)):
         raise ConversionError(
@@ -182,24 +185,24 @@ def fingerprint_key(fingerprint: Any, salt: str | None) -> str:
     return _digest([b"\x00".join(f.encode("utf-8") for f in fields)], salt)
 
 
-_STRATEGY_FUNCTIONS: dict[str, Callable[[Mapping[str, Any], str | None], str]] = {
-    "logbook": logbook_key,
-    "location": location_key,
-    "template": template_key,
+_STRATEGY_FUNCTIONS: dict[str, Callable[[Mapping[str, Any], str | None], HASH]] = {
+    "logbook": logbook_hash,
+    "location": location_hash,
+    "template": template_hash,
 }
 
 
-def grouping_key(
+def grouping_hash(
     record: Mapping[str, Any], salt: str | None, strategy: str = DEFAULT_STRATEGY
-) -> str:
-    """The grouping key (hex) of ``record`` under ``strategy`` and ``salt``.
+) -> HASH:
+    """The SHA-1 object of ``record``'s grouping under ``strategy`` and ``salt``.
 
     ``extra['fingerprint']`` overrides the strategy. Raises
     :class:`ConversionError` for an unknown strategy or malformed fields.
     """
     extra = record.get("extra")
     if isinstance(extra, Mapping) and extra.get("fingerprint") is not None:
-        return fingerprint_key(extra["fingerprint"], salt)
+        return fingerprint_hash(extra["fingerprint"], salt)
     try:
         function = _STRATEGY_FUNCTIONS[strategy]
     except KeyError:
@@ -207,3 +210,10 @@ def grouping_key(
             f"unknown grouping {strategy!r}; use one of {', '.join(STRATEGIES)}"
         ) from None
     return function(record, salt)
+
+
+def grouping_key(
+    record: Mapping[str, Any], salt: str | None, strategy: str = DEFAULT_STRATEGY
+) -> str:
+    """The grouping key of ``record``: :func:`grouping_hash` as hex text."""
+    return grouping_hash(record, salt, strategy).hexdigest()

@@ -1,0 +1,188 @@
+"""logbook's ticketing API, as thin faces over pipeline's storage drivers.
+
+The names and signatures are those of ``logbook.ticketing`` (see
+``TicketingHandler``), so an application switches by changing one import::
+
+    from pipeline.ticketing import TicketingHandler
+    handler = TicketingHandler('sqlite:///myapp-logs.db')
+
+The handler is a :class:`logging.Handler` (``logging.getLogger().addHandler
+(handler)``) and, when logbook is installed, also a logbook handler
+(``handler.push_application()``). Either way each record becomes one
+occurrence of its ticket through the driver's race-free ``record_tickets``.
+
+Differences from logbook, on purpose: the hash is stored as hex text (logbook
+passed bytes, which PostgreSQL rejects); tickets group by the portable
+``location`` strategy unless ``grouping='logbook'`` is passed (see
+:mod:`pipeline.convert.grouping`); ``level`` uses logbook's numbers for
+both kinds of records; an unknown ticket id raises
+:class:`~pipeline.exceptions.TicketNotFound` instead of returning None;
+tickets and occurrences are :mod:`pipeline.models` objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pipeline.convert.grouping import DEFAULT_STRATEGY, default_salt, grouping_hash
+from pipeline.convert.logrecord import from_logging, logbook_level
+from pipeline.convert.tickets import LEVELS, json_safe
+from pipeline.models import Occurrence, Ticket
+from pipeline.ticket_backends import BackendBase, MongoDBBackend, SQLAlchemyBackend
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
+
+try:  # logbook is optional: with it, the handlers are logbook handlers too.
+    import logbook
+
+    _LOGBOOK_BASES: tuple[type, ...] = (logbook.Handler,)
+except ImportError:  # pragma: no cover - the test extra installs logbook
+    logbook = None
+    _LOGBOOK_BASES = ()
+
+__all__ = [
+    "BackendBase",
+    "MongoDBBackend",
+    "Occurrence",
+    "SQLAlchemyBackend",
+    "Ticket",
+    "TicketingBaseHandler",
+    "TicketingHandler",
+]
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, str):
+        try:
+            return LEVELS[level.upper()]
+        except KeyError:
+            raise ValueError(f"unknown level {level!r}; use one of {', '.join(LEVELS)}") from None
+    return int(level)
+
+
+def record_dict(record: Any) -> dict[str, Any]:
+    """A logbook-shaped JSON-safe dict of a stdlib or logbook record (or a dict)."""
+    if isinstance(record, logging.LogRecord):
+        return from_logging(record)
+    if isinstance(record, dict):
+        return json_safe(record)  # type: ignore[no-any-return]
+    return record.to_dict(json_safe=True)  # type: ignore[no-any-return]
+
+
+class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[misc]
+    """Base class of ticketing handlers: the level, filter and grouping hash.
+
+    ``level`` is a logbook level number or name (``'ERROR'`` is 14);
+    ``filter`` is logbook's ``filter(record, handler) -> bool``;
+    :attr:`grouping` picks the strategy of :meth:`hash_record_raw`.
+    """
+
+    #: Grouping strategy (``location``, ``logbook`` or ``template``).
+    grouping = DEFAULT_STRATEGY
+
+    def __init__(
+        self, hash_salt: str | None, level: int | str = 0, filter: Any = None, bubble: bool = False
+    ) -> None:
+        number = _level_number(level)
+        logging.Handler.__init__(self, number)
+        if logbook is not None:
+            logbook.Handler.__init__(self, number, filter, bubble)
+        # logbook's filter callable shadows logging.Filterer.filter, which
+        # only logging.Handler.handle calls, and handle is overridden here.
+        self.filter = filter  # type: ignore[method-assign,assignment]
+        self.bubble = bubble
+        self.hash_salt = hash_salt
+
+    def hash_record_raw(self, record: Any) -> HASH:
+        """The SHA-1 object of ``record``'s grouping key (salted)."""
+        return grouping_hash(record_dict(record), self.hash_salt, self.grouping)
+
+    def hash_record(self, record: Any) -> str:
+        """The grouping key of ``record`` as hex text."""
+        return self.hash_record_raw(record).hexdigest()
+
+    def handle(self, record: Any) -> bool:  # type: ignore[override]
+        """Emit a stdlib or logbook record; False when level or filter reject it."""
+        if not isinstance(record, logging.LogRecord):
+            return bool(logbook.Handler.handle(self, record))  # filtered by logbook already
+        if logbook_level(record.levelno) < self.level:
+            return False
+        record_filter: Any = self.filter
+        if record_filter is not None and not record_filter(record, self):
+            return False
+        self.acquire()
+        try:
+            self.emit(record)
+        except Exception:  # noqa: BLE001 - a log handler reports, never raises
+            self.handleError(record)
+        finally:
+            self.release()
+        return True
+
+
+class TicketingHandler(TicketingBaseHandler):
+    """A handler that writes each log record as an occurrence of its ticket.
+
+    :param uri: a storage URL (``sqlite:///path``, ``postgresql://...``,
+        ``mysql://...``, ``mongodb://...``) or, for the SQLAlchemy backend,
+        an SQLAlchemy engine.
+    :param app_id: keeps several applications apart in one database.
+    :param hash_salt: salt of the grouping hash; default ``'apphash-' + app_id``.
+    :param backend: a :class:`BackendBase` subclass; default
+        :attr:`default_backend` (MongoDB URLs pick :class:`MongoDBBackend`).
+    :param db_options: options of the backend (``table_prefix``,
+        ``metadata``, ``autocreate_tables``); ``grouping`` sets the
+        strategy of this handler.
+    """
+
+    #: The backend used when none is given.
+    default_backend: type[BackendBase] = SQLAlchemyBackend
+
+    def __init__(
+        self,
+        uri: Any,
+        app_id: str = "generic",
+        level: int | str = 0,
+        filter: Any = None,
+        bubble: bool = False,
+        hash_salt: str | None = None,
+        backend: type[BackendBase] | None = None,
+        **db_options: Any,
+    ) -> None:
+        if hash_salt is None:
+            hash_salt = default_salt(app_id)
+        TicketingBaseHandler.__init__(self, hash_salt, level, filter, bubble)
+        self.grouping = db_options.pop("grouping", self.grouping)
+        if backend is None:
+            is_mongo = isinstance(uri, str) and uri.startswith("mongodb")
+            backend = MongoDBBackend if is_mongo else self.default_backend
+        db_options["uri"] = uri
+        self.set_backend(backend, **db_options)
+        self.app_id = app_id
+
+    def set_backend(self, cls: type[BackendBase], **options: Any) -> None:
+        """Create the backend ``cls(**options)`` as :attr:`db`."""
+        self.db = cls(**options)
+
+    def process_record(self, record: Any, hash: str) -> dict[str, Any]:
+        """The JSON-safe dict stored with the occurrence; override to tamper with it."""
+        return record_dict(record)
+
+    def record_ticket(self, record: Any, data: dict[str, Any], hash: str) -> None:
+        """Record a new ticket or a new occurrence of one, by ``hash``."""
+        self.db.record_ticket(record, data, hash, self.app_id)
+
+    def emit(self, record: Any) -> None:
+        """Write one record to the database."""
+        hash_value = self.hash_record(record)
+        data = self.process_record(record, hash_value)
+        self.record_ticket(record, data, hash_value)
+
+    def close(self) -> None:
+        """Close the backend's connections, then the handler."""
+        try:
+            self.db.close()
+        finally:
+            logging.Handler.close(self)
