@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.convert import marked_yaml
 from pipeline.convert.definitions import EventDefinition, compile_definitions
 from pipeline.exceptions import ConversionError, DefinitionError
-from pipeline.models import Event, parse_datetime
+from pipeline.models import UTC, Event, parse_datetime
 
 LOG = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class EventConverter:
             raise ConversionError(f"a notification is a dict, not {type(notification).__name__}")
         message_id = notification.get("message_id")
         event_type = notification.get("event_type")
-        if not isinstance(message_id, str) or not isinstance(event_type, str):
+        if not (isinstance(message_id, str) and message_id and isinstance(event_type, str)):
             raise ConversionError("notification needs text message_id and event_type")
         generated = _generated(notification.get("timestamp"))
         definition = self.definition_for(event_type)
@@ -127,8 +127,8 @@ class EventConverter:
 
 
 def _generated(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value
+    if value.__class__ is dt.datetime and value.tzinfo is UTC:
+        return value  # what decode_notification gives: nothing to check
     try:
         return parse_datetime(value)
     except (ValueError, OverflowError):

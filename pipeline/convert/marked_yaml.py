@@ -46,10 +46,29 @@ class _Loader(yaml.SafeLoader):
         data = MarkedDict()
         data.mark = node.start_mark
         yield data
+        self._reject_duplicate_keys(node)
         data.update(self.construct_mapping(node))  # flattens merge keys into node.value
         for key_node, value_node in node.value:
             key = self.construct_object(key_node)
             data.value_marks[key] = value_node.start_mark
+
+    @staticmethod
+    def _reject_duplicate_keys(node: yaml.MappingNode) -> None:
+        # PyYAML silently keeps the last of two equal keys; in a definitions
+        # file that hides a typo or a copy-paste slip. Keys brought in by a
+        # "<<" merge may be overridden, which is what merging is for.
+        seen: set[str] = set()
+        for key_node, _value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key_node.value!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key_node.value)
 
     def construct_marked_seq(self, node: yaml.SequenceNode) -> Iterator[MarkedList]:
         data = MarkedList()

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.convert import EventConverter
 from pipeline.exceptions import ConversionError
@@ -206,6 +208,9 @@ def test_store_raw_keeps_the_notification_for_listed_priorities_only() -> None:
 
 @pytest.mark.parametrize("notification", [
     "not a dict", {}, {"message_id": 1, "event_type": "a", "timestamp": WHEN},
+    {"message_id": "", "event_type": "a", "timestamp": WHEN},
+    {"message_id": "m", "event_type": "a",
+     "timestamp": dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))},
     {"message_id": "m", "event_type": None, "timestamp": WHEN},
     {"message_id": "m", "event_type": "a"},
     {"message_id": "m", "event_type": "a", "timestamp": "garbage"},
@@ -226,3 +231,35 @@ def test_many_distinct_event_types_do_not_grow_the_cache_without_bound() -> None
         converter.to_event(make_notification(f"x.{index}"))
     assert len(converter._by_type) <= 4096
     assert converter.definition_for("x.99999") is not None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+    | st.datetimes(timezones=st.none() | st.timezones()),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+
+
+ANY_DICT_CONVERTER = EventConverter(
+    [{"event_type": "*", "traits": {
+        "n": {"fields": ["payload.n", "payload"], "type": "int"},
+        "f": {"fields": "payload.f", "type": "float"},
+        "d": {"fields": ["payload.d", "timestamp"], "type": "datetime"},
+        "s": {"fields": "publisher_id", "plugin": "split"}}}],
+    store_raw=["info"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(notification=st.fixed_dictionaries({}, optional={
+    key: json_values for key in ("message_id", "event_type", "timestamp", "priority",
+                                 "publisher_id", "payload", "_context_tenant")}))
+def test_any_dict_gives_an_event_or_a_conversion_error(notification: dict[str, Any]) -> None:
+    """to_event is safe on dicts that did not come from decode_notification."""
+    try:
+        event = ANY_DICT_CONVERTER.to_event(notification)
+    except ConversionError:
+        return
+    assert isinstance(event, Event)
+    assert event.generated.utcoffset() == dt.timedelta(0)

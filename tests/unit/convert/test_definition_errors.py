@@ -92,6 +92,29 @@ def test_errors_in_anchored_traits_point_where_they_were_written(tmp_path: pathl
     assert "defs.yaml:3:40: definition 1 (a.*), trait 'size': unknown type" in message
 
 
+def test_a_key_written_twice_is_an_error_but_merge_overrides_are_not(
+    tmp_path: pathlib.Path,
+) -> None:
+    message = error_of(tmp_path, """\
+        - event_type: a
+          traits:
+            size: {fields: payload.size}
+            size: {fields: payload.other}
+        """)
+    assert message.startswith(f"{tmp_path / 'defs.yaml'}:4:5: invalid YAML: found duplicate key")
+    converter = load(tmp_path, """\
+        - event_type: a.*
+          traits: &common
+            size: {fields: payload.size}
+        - event_type: a.b
+          traits:
+            <<: *common
+            size: {fields: payload.other, type: int}
+        """)
+    event: Any = converter.to_event(make_notification("a.b", size="x", other="5"))
+    assert event.trait("size").value == 5
+
+
 def test_definitions_built_in_code_report_the_definition_and_trait() -> None:
     with pytest.raises(DefinitionError, match=r"^definition 2 \(b\), trait 'x': missing fields"):
         EventConverter([{"event_type": "a", "traits": {}},

@@ -132,19 +132,19 @@ notification_like = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_give_a_notification_or_decode_error(body: bytes) -> None:
     _decodes_or_rejects(body)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_arbitrary_json_gives_a_notification_or_decode_error(value: Any) -> None:
     _decodes_or_rejects(json.dumps(value))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(notification_like, st.booleans())
 def test_notification_shaped_json_gives_a_notification_or_decode_error(
     body: dict[str, Any], wrap: bool

@@ -183,7 +183,7 @@ payload_keys = st.sampled_from(sorted({
 }))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     event_type=st.sampled_from(corpus.EVENT_TYPES) | st.text(max_size=20),
     payload=st.dictionaries(payload_keys, json_values, max_size=8) | json_values,
