@@ -12,6 +12,8 @@ from pipeline import demo as demo_run
 
 #: Notifications published by default; finishes in seconds on a laptop.
 DEFAULT_COUNT = 2000
+#: Configuration written for ``pipeline api`` when the demo ran without one.
+API_CONFIG = "pipeline-demo.conf"
 
 
 def demo(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
@@ -23,7 +25,11 @@ def demo(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         # The consumer's and the schema migration's INFO lines would bury the progress bar.
         logging.getLogger().setLevel(logging.WARNING)
     outcome = demo_run.run(conf, args.count, sys.stderr)
-    print("\n".join(demo_run.report(outcome)))
+    api_conf = None
+    if not conf.config_file:
+        # The newcomer path: nothing configured, so a file for the API is safe to write.
+        api_conf = demo_run.write_api_config(API_CONFIG, outcome.summary.location)
+    print("\n".join(demo_run.report(outcome, api_conf)))
     return 0
 
 
@@ -37,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "SQLite file ./pipeline.sqlite unless a configuration file says "
         "otherwise), then print events by type, a few events with their "
         "traits, the top tickets and the commands to try next. No broker is "
-        "used, whatever [DEFAULT] transport_url says.",
+        "used, whatever [DEFAULT] transport_url says. Without a configuration "
+        "file it also writes ./pipeline-demo.conf, for looking at the results "
+        "with 'pipeline api' on 127.0.0.1 without authentication.",
     )
     parser.add_argument(
         "--count", type=int, default=DEFAULT_COUNT, metavar="N",

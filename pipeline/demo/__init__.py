@@ -98,10 +98,28 @@ def run(conf: cfg.ConfigOpts, count: int, progress: TextIO) -> Outcome:
         conn.close()
 
 
-def report(outcome: Outcome) -> list[str]:
+def write_api_config(path: str, database: str) -> str:
+    """Write a configuration for browsing the demo's SQLite file with ``pipeline api``.
+
+    The API runs without authentication with it, so it is only written for
+    the default, local set-up. Returns ``path``.
+    """
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(
+            "# Written by 'pipeline demo': its database, and the API without\n"
+            "# authentication, for a local look only. Never use in production.\n"
+            f"[database]\nconnection = sqlite:///{database}\n"
+            "[api]\nhost = 127.0.0.1\nauth_strategy = noauth\n"
+        )
+    return path
+
+
+def report(outcome: Outcome, api_config: str | None = None) -> list[str]:
     """The lines ``pipeline demo`` prints after a run."""
     total = outcome.notifications + outcome.log_records
-    lines = [
+    api = (f"pipeline --config-file {api_config} api" if api_config
+           else "pipeline api")
+    return [
         (f"Published {outcome.notifications} notifications and {outcome.log_records} log "
          f"records on the in-memory bus; consumed and stored in {outcome.seconds:.1f} s "
          f"({total / max(outcome.seconds, 1e-9):.0f} messages/s)."),
@@ -110,8 +128,8 @@ def report(outcome: Outcome) -> list[str]:
         f"Database: {outcome.summary.location}",
         "",
         "Next, try:",
-        "  pipeline events list                # the stored events, newest first",
-        "  pipeline tickets list               # tickets, most recent first",
-        "  pipeline api                        # REST API and tickets page on http://127.0.0.1:8977/",
+        "  pipeline events list       # the stored events; --help shows the filters",
+        "  pipeline tickets list      # tickets, most recently seen first",
+        "  pip install '.[api]'       # then the REST API and the tickets page:",
+        f"  {api}" + ("   # open http://127.0.0.1:8977/" if api_config else ""),
     ]
-    return lines

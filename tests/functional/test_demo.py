@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from pipeline.service import prepare_service
+
 COUNT = 300
 
 
@@ -79,3 +81,13 @@ def test_running_the_demo_again_adds_to_the_same_database(tmp_path: pathlib.Path
     _run_demo(tmp_path)
     out, _ = _run_demo(tmp_path)
     assert f"{2 * COUNT:7d}  events in total" in out
+
+
+def test_without_configuration_the_demo_writes_one_for_browsing_it_with_the_api(
+    tmp_path: pathlib.Path,
+) -> None:
+    out, _ = _run_demo(tmp_path)
+    assert "pipeline --config-file pipeline-demo.conf api" in out
+    conf = prepare_service(["--config-file", str(tmp_path / "pipeline-demo.conf")])
+    assert conf.database.connection == f"sqlite:///{tmp_path / 'pipeline.sqlite'}"
+    assert (conf.api.host, conf.api.auth_strategy) == ("127.0.0.1", "noauth")
