@@ -42,11 +42,14 @@ from oslo_config import cfg
 from pipeline.consume import topology
 from pipeline.consume.batch import EventSource, Item, Source, Translator
 from pipeline.consume.stats import Stats, log_report
-from pipeline.consume.writer import BatchWriter
+from pipeline.consume.writer import BackgroundWriter, BatchWriter, Done
 
 LOG = logging.getLogger(__name__)
 #: Longest header value we copy a reason into; tracebacks are not wanted there.
 MAX_REASON = 1000
+#: Seconds the loop waits for a delivery before checking batches and timers;
+#: short, so a stored batch is acknowledged promptly even when nothing arrives.
+POLL_INTERVAL = 0.05
 
 
 class Stopped(Exception):
@@ -88,6 +91,8 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self._abandoned = False
         self._reload_requested = False
         self._connections = 0
+        self._generation = 0
+        self._background = BackgroundWriter(translator, writer)
 
     # -- control (signal handlers call these) -------------------------------
 
@@ -101,12 +106,12 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
 
     def run_until_stopped(self) -> None:
         """Consume until :meth:`stop`; reconnects on broker errors."""
-        interval = min(1.0, self.batch_timeout / 2)
         try:
-            self.run(safety_interval=interval)
+            self.run(safety_interval=min(POLL_INTERVAL, self.batch_timeout / 2))
         except Stopped:
             LOG.info("stopped while the broker was unreachable")
         finally:
+            self._background.close()
             if self._buffer:
                 LOG.warning("%d messages left unacknowledged for redelivery", len(self._buffer))
 
@@ -144,6 +149,8 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
                 "old connection will be redelivered",
                 len(self._buffer),
             )
+        # Results of batches received on the old connection are discarded.
+        self._generation = self._connections
         self._buffer = []
         self._abandoned = False
 
@@ -164,11 +171,17 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         )
 
     def on_iteration(self) -> None:
-        if self._buffer and (
-            len(self._buffer) >= self.batch_size
-            or time.monotonic() - self._oldest >= self.batch_timeout
+        for done in self._background.finished():
+            self._finish(done)
+        if (
+            self._buffer
+            and not self._background.busy
+            and (
+                len(self._buffer) >= self.batch_size
+                or time.monotonic() - self._oldest >= self.batch_timeout
+            )
         ):
-            self._flush()
+            self._submit()
         if self._reload_requested:
             self._reload()
         if self.stats.due(self.conf.notification.stats_interval):
@@ -176,8 +189,12 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
 
     def on_consume_end(self, connection: Any, channel: Any) -> None:
         # Consumers are cancelled: finish what is in hand, then let go.
-        while self._buffer and self._flush():
-            pass
+        for done in self._background.finished(wait=True):
+            self._finish(done)
+        while self._buffer and not self._abandoned:
+            self._submit()
+            for done in self._background.finished(wait=True):
+                self._finish(done)
 
     # -- deliveries -------------------------------------------------------
 
@@ -192,39 +209,40 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             self._oldest = time.monotonic()
         self._buffer.append(item)
 
-    def _keepalive(self, timeout: float) -> None:
-        """Serve the broker connection for up to ``timeout`` seconds."""
-        try:
-            self._conn.drain_events(timeout=timeout)
-        except TimeoutError:
-            self._conn.heartbeat_check()
-
-    def _flush(self) -> bool:
-        """Store, dead-letter and acknowledge the oldest batch; False if abandoned."""
-        if self._abandoned:
-            self._buffer = []
-            return False
+    def _submit(self) -> None:
+        """Hand the oldest batch to the storage thread."""
         batch = self._buffer[: self.batch_size]
         del self._buffer[: self.batch_size]
         self._oldest = time.monotonic()
-        plan = self.translator.plan(batch)
-        written = self.writer.write(plan, self._keepalive, lambda: self.should_stop)
+        self._background.submit(self._generation, batch, lambda: self.should_stop)
+
+    def _finish(self, done: Done) -> None:
+        """Dead-letter and acknowledge a stored batch (consumer thread only)."""
+        if done.generation != self._generation:
+            LOG.info(
+                "batch of %d messages from a previous broker connection stored; "
+                "its redelivery will be de-duplicated",
+                len(done.batch),
+            )
+            return
+        if self._abandoned:
+            return
+        written = done.written
         if written is None:
             # Not stored: acknowledging anything later with multiple=True
             # would acknowledge this batch too, so nothing more is acked.
             self._abandoned = True
             self._buffer = []
-            return False
-        for item, reason in (*plan.dead, *written.dead):
+            return
+        for item, reason in (*done.plan.dead, *written.dead):
             self._dead_letter(item, reason)
-        self._ack(batch)
+        self._ack(done.batch)
         totals = self.stats.totals
-        totals.messages += len(batch)
+        totals.messages += len(done.batch)
         totals.events += written.events
         totals.duplicates += written.duplicates
         totals.tickets += written.tickets
-        totals.dropped += plan.dropped
-        return True
+        totals.dropped += done.plan.dropped
 
     def _ack(self, batch: list[Item]) -> None:
         if isinstance(self._channel, virtual.Channel):

@@ -35,10 +35,11 @@ def broker_connection(conf: cfg.ConfigOpts) -> kombu.Connection:
     if conn.transport.driver_type == "amqp":
         # Dead letters are acknowledged away only once the broker confirmed
         # them; the name makes the connection easy to find in rabbitmqctl.
-        conn.transport_options.update(
-            confirm_publish=True,
-            client_properties={"connection_name": f"pipeline-consume pid {os.getpid()}"},
-        )
+        conn.transport_options = {
+            **(conn.transport_options or {}),
+            "confirm_publish": True,
+            "client_properties": {"connection_name": f"pipeline-consume pid {os.getpid()}"},
+        }
     return conn
 
 

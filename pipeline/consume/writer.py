@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipeline.consume.batch import Item, Plan
+from pipeline.consume.batch import Item, Plan, Translator
 from pipeline.consume.retry import Backoff, pause
 from pipeline.consume.stats import Stats
 from pipeline.exceptions import StorageUnavailable
@@ -120,3 +122,63 @@ def _written(plan: Plan, events: RecordResult, tickets: Any) -> Written:
     for position, reason in tickets.failed.items():
         written.dead.append((plan.ticket_items[position], f"storage refused ticket: {reason}"))
     return written
+
+
+@dataclass
+class Done:
+    """A batch whose storage attempt finished (``written`` None: abandoned on stop)."""
+
+    generation: int
+    batch: list[Item]
+    plan: Plan
+    written: Written | None
+
+
+class BackgroundWriter:
+    """Translate and store batches on one thread beside the consumer's.
+
+    The consumer thread keeps receiving (and serving the broker connection:
+    heartbeats, redeliveries) while a batch is converted and written, which
+    overlaps the broker's work with the database's. Only one batch is in
+    flight at a time; results come back in submission order and carry the
+    connection ``generation`` they were received on, so the consumer never
+    acknowledges on a new connection what it received on an old one.
+    """
+
+    def __init__(self, translator: Translator, writer: BatchWriter) -> None:
+        self.translator = translator
+        self.writer = writer
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-store")
+        self._inflight: deque[tuple[int, list[Item], Future[tuple[Plan, Written | None]]]]
+        self._inflight = deque()
+
+    @property
+    def busy(self) -> bool:
+        """True while a batch is being stored."""
+        return bool(self._inflight)
+
+    def submit(self, generation: int, batch: list[Item], stopping: Callable[[], bool]) -> None:
+        """Start translating and storing ``batch``."""
+        future = self._executor.submit(self._store, batch, stopping)
+        self._inflight.append((generation, batch, future))
+
+    def _store(
+        self, batch: list[Item], stopping: Callable[[], bool]
+    ) -> tuple[Plan, Written | None]:
+        plan = self.translator.plan(batch)
+        return plan, self.writer.write(plan, None, stopping)
+
+    def finished(self, wait: bool = False) -> Iterator[Done]:
+        """Batches done so far, oldest first (``wait``: also those in flight).
+
+        An exception raised while storing (a bug: storage errors are
+        retried inside) is re-raised here, in the consumer's thread.
+        """
+        while self._inflight and (wait or self._inflight[0][2].done()):
+            generation, batch, future = self._inflight.popleft()
+            plan, written = future.result()
+            yield Done(generation, batch, plan, written)
+
+    def close(self) -> None:
+        """Wait for the batch in flight and stop the thread."""
+        self._executor.shutdown(wait=True)

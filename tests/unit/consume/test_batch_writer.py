@@ -125,3 +125,43 @@ def test_records_the_storage_refuses_become_dead_letters() -> None:
     assert [(i.message.body, r) for i, r in written.dead] == [
         (plan.event_items[1].message.body, "storage refused event: trait 'x': bad int")
     ]
+
+
+def test_background_writer_returns_batches_in_order_with_their_generation() -> None:
+    from pipeline.consume.writer import BackgroundWriter
+
+    storage = FlakyStorage(outages=2)
+    batch_writer, _ = writer(storage)
+    background = BackgroundWriter(fakes.translator(), batch_writer)
+    try:
+        first = items(fakes.notification("a"))
+        second = items(fakes.notification("b"), b"junk")
+        background.submit(1, first, lambda: False)
+        background.submit(2, second, lambda: False)
+        assert background.busy
+        done = list(background.finished(wait=True))
+    finally:
+        background.close()
+    assert [(d.generation, d.batch) for d in done] == [(1, first), (2, second)]
+    assert [d.written.events for d in done if d.written] == [1, 1]
+    assert len(done[1].plan.dead) == 1
+    assert not background.busy
+
+
+def test_background_writer_reraises_a_bug_in_the_consumer_thread() -> None:
+    import pytest
+
+    from pipeline.consume.writer import BackgroundWriter
+
+    class Broken:
+        def plan(self, batch: list[Item]) -> None:
+            raise RuntimeError("bug")
+
+    batch_writer, _ = writer(FlakyStorage())
+    background = BackgroundWriter(Broken(), batch_writer)  # type: ignore[arg-type]
+    try:
+        background.submit(0, items(fakes.notification("a")), lambda: False)
+        with pytest.raises(RuntimeError, match="bug"):
+            list(background.finished(wait=True))
+    finally:
+        background.close()
