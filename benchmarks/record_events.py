@@ -1,7 +1,7 @@
 """Events/s of ``Connection.record_events`` per storage backend.
 
 Each backend gets a fresh database (a temporary SQLite file, a new
-PostgreSQL / MariaDB database dropped afterwards, or memory), the schema is
+PostgreSQL / MariaDB / MongoDB database dropped afterwards, or memory), the schema is
 created, then the seeded corpus (:mod:`event_corpus`) is written in batches
 of ``--batch-size``. Only the writes are timed; generating the corpus is not.
 
@@ -20,11 +20,12 @@ import uuid
 from collections.abc import Callable, Iterator
 
 from event_corpus import events
+from mongodb import mongodb_database
 
 from pipeline import storage
 from pipeline.models import Event
 
-BACKENDS = ("memory", "sqlite", "postgresql", "mysql")
+BACKENDS = ("memory", "sqlite", "postgresql", "mysql", "mongodb")
 
 
 @contextlib.contextmanager
@@ -71,11 +72,16 @@ def _memory(_args: argparse.Namespace) -> Iterator[str]:
     yield "memory://"
 
 
+def _mongodb(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+    return mongodb_database(args.mongodb_url)
+
+
 DATABASES: dict[str, Callable[[argparse.Namespace], contextlib.AbstractContextManager[str]]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "postgresql": _postgresql,
     "mysql": _mysql,
+    "mongodb": _mongodb,
 }
 
 
@@ -115,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         help="URL of a database from which to create the benchmark one",
     )
     parser.add_argument("--mysql-host", default="127.0.0.1:3306", help="MariaDB/MySQL (user root)")
+    parser.add_argument(
+        "--mongodb-url",
+        default=None,
+        help="MongoDB server (mongodb://host:port); default: a SecantusDB started for the run",
+    )
     args = parser.parse_args(argv)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = set(backends) - set(BACKENDS)

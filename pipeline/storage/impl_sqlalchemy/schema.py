@@ -97,7 +97,13 @@ def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
         collation = "utf8mb4_nopad_bin" if version >= (10, 2) else "utf8mb4_bin"
     else:
         collation = "utf8mb4_0900_bin" if version >= (8,) else "utf8mb4_bin"
-    return {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": collation}
+    # SQLAlchemy reads only the options prefixed with the dialect's own name.
+    prefix = dialect.name
+    return {
+        f"{prefix}_engine": "InnoDB",
+        f"{prefix}_charset": "utf8mb4",
+        f"{prefix}_collate": collation,
+    }
 
 
 def _only_on(*names: str) -> Any:
@@ -165,6 +171,7 @@ sa.Index(
     trait_text.c.key,
     trait_text.c.value,
     mysql_length={"value": 255},
+    mariadb_length={"value": 255},  # SQLAlchemy reads only its own prefix
 ).ddl_if(callable_=_not_on("postgresql"))
 sa.Index(
     "ix_trait_text_key_value_prefix",

@@ -43,8 +43,9 @@ def sql_conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Connect
             url = stack.enter_context(servers.sqlite_database(str(tmp_path)))
         elif request.param == "postgresql":
             url = stack.enter_context(servers.postgresql_database())
-        else:
+        else:  # the scenario suite covers mysql+pymysql://, this the MariaDB dialect
             url = stack.enter_context(servers.mysql_database())
+            url = url.replace("mysql+pymysql://", "mariadb://")
         conn = storage.get_connection(url)
         assert isinstance(conn, Connection)
         stack.callback(conn.close)
@@ -78,6 +79,26 @@ def test_migrations_build_exactly_the_schema_module(sql_conn: Connection) -> Non
         names = set(sa.inspect(conn).get_table_names())
     assert diff == []
     assert {"event_type", "event", "trait_text", "trait_int", "trait_float"} <= names
+
+
+@pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
+def test_mysql_tables_compare_text_by_code_point_without_padding(scheme: str) -> None:
+    """A binary no-pad collation, whichever dialect name: 'a' != 'a ', 'B' < 'a'."""
+    with servers.mysql_database() as url:
+        conn = storage.get_connection(url.replace("mysql+pymysql", scheme))
+        assert isinstance(conn, Connection)
+        try:
+            conn.upgrade()
+            with conn.engine.connect() as sql:
+                collations = set(
+                    sql.exec_driver_sql(
+                        "SELECT table_collation FROM information_schema.tables "
+                        "WHERE table_schema = DATABASE() AND table_name <> 'alembic_version'"
+                    ).scalars()
+                )
+        finally:
+            conn.close()
+    assert len(collations) == 1 and collations <= {"utf8mb4_nopad_bin", "utf8mb4_0900_bin"}
 
 
 def test_a_row_the_database_rejects_fails_alone(sql_conn: Connection) -> None:

@@ -81,7 +81,11 @@ def upgrade() -> None:
         )
     else:
         op.create_index(
-            "ix_trait_text_key_value", "trait_text", ["key", "value"], mysql_length={"value": 255}
+            "ix_trait_text_key_value",
+            "trait_text",
+            ["key", "value"],
+            mysql_length={"value": 255},
+            mariadb_length={"value": 255},  # SQLAlchemy reads only its own prefix
         )
 
 

@@ -1,0 +1,104 @@
+"""``pipeline dbsync`` and ``pipeline expire`` as an operator runs them.
+
+The installed console script runs in a subprocess, in an empty directory
+with an empty HOME, so no configuration file is found unless given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline import storage
+from pipeline.models import UTC, Event, Trait
+from pipeline.storage import EventFilter
+from tests import servers
+
+
+def pipeline_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``pipeline`` console script of this environment."""
+    script = shutil.which("pipeline", path=str(Path(sys.executable).parent)) or shutil.which(
+        "pipeline"
+    )
+    assert script, "the pipeline console script is not installed (pip install -e .)"
+    env = {**os.environ, "HOME": str(cwd)}
+    return subprocess.run(
+        [script, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_dbsync_and_expire_work_without_any_configuration(tmp_path: Path) -> None:
+    """The default is an SQLite file in the current directory; dbsync can run again."""
+    for _ in range(2):
+        done = pipeline_command("dbsync", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "up to date" in done.stdout
+    assert (tmp_path / "pipeline.sqlite").is_file()
+    conn = storage.get_connection(f"sqlite:///{tmp_path / 'pipeline.sqlite'}")
+    try:
+        assert conn.record_events([Event("m", "a.b", dt.datetime(2000, 1, 1))]).stored == ["m"]
+    finally:
+        conn.close()
+    done = pipeline_command("expire", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "kept forever" in done.stdout
+
+
+@contextlib.contextmanager
+def _database(kind: str, directory: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        with servers.sqlite_database(str(directory)) as url:
+            yield url
+    elif kind == "postgresql":
+        with servers.postgresql_database() as url:
+            yield url.replace("postgresql+psycopg://", "postgresql://")
+    else:
+        with servers.mysql_database() as url:
+            yield url.replace("mysql+pymysql://", "mariadb://").split("?")[0]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
+def test_dbsync_then_expire_with_a_config_file(tmp_path: Path, kind: str) -> None:
+    """Expire deletes every expired event in batches and prints the total."""
+    with _database(kind, tmp_path) as url:
+        config = tmp_path / "pipeline.conf"
+        config.write_text(
+            f"[database]\nconnection = {url}\nevent_time_to_live = 3600\n"
+            "events_delete_batch_size = 2\n"
+        )
+        done = pipeline_command("--config-file", str(config), "dbsync", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        now = dt.datetime.now(UTC)
+        old = [
+            Event(f"old{n}", "a.b", now - dt.timedelta(hours=2, minutes=n), (Trait("n", 2, n),))
+            for n in range(5)
+        ]
+        conn = storage.get_connection(url)
+        try:
+            conn.record_events([*old, Event("new", "a.b", now)])
+            done = pipeline_command("--config-file", str(config), "expire", cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "deleted 5 events" in done.stdout
+            assert [e.message_id for e in conn.get_events(EventFilter())] == ["new"]
+        finally:
+            conn.close()
+        assert url.split("@")[-1] not in done.stderr or "****" not in url
+
+
+def test_unreachable_database_fails_with_a_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "pipeline.conf"
+    config.write_text(
+        f"[database]\nconnection = postgresql://u:secret@127.0.0.1:{servers.free_port()}/db\n"
+        "max_retries = 0\n"
+    )
+    done = pipeline_command("--config-file", str(config), "dbsync", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "StorageUnavailable" in done.stderr and "secret" not in done.stderr
