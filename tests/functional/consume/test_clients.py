@@ -19,11 +19,6 @@ from oslo_config import cfg
 from pipeline import storage
 from pipeline.consume.consumer import Consumer
 from pipeline.storage import EventFilter
-
-# The consumer needs the notification converter (issue 3); until it is on
-# main these tests cannot run anywhere.
-pytest.importorskip("pipeline.convert.envelope", reason="notification converter not merged yet")
-
 from tests.functional.consume.conftest import (
     AMQP_URL,
     Names,
@@ -142,22 +137,8 @@ def test_oslo_messaging_notifier_v2_notifications_become_events_with_traits(
     assert uuid.UUID(event.message_id)
 
 
-@pytest.fixture
-def ticket_conf(consume_conf: cfg.ConfigOpts, pg_url: str) -> cfg.ConfigOpts:
-    """PostgreSQL when its driver stores tickets, else the memory driver.
-
-    The broker side — what is consumed and how — is the same either way.
-    """
-    conn = storage.get_connection(pg_url)
-    has_tickets = storage.Capability.TICKETS in conn.capabilities
-    conn.close()
-    if not has_tickets:
-        consume_conf.set_override("connection", "memory://", "database")
-    return consume_conf
-
-
 def test_logbook_message_queue_handler_records_become_tickets(
-    ticket_conf: cfg.ConfigOpts, names: Names, threaded_consumer: Callable[[], Consumer],
+    consume_conf: cfg.ConfigOpts, names: Names, pg_url: str, threaded_consumer: Callable[[], Consumer],
 ) -> None:
     logbook = pytest.importorskip("logbook")
     from logbook.queues import MessageQueueHandler
@@ -176,8 +157,11 @@ def test_logbook_message_queue_handler_records_become_tickets(
     finally:
         handler.close()
     wait_for(lambda: consumer.stats.totals.tickets == 4, 30, "4 ticket occurrences stored")
-    conn = consumer.writer.conn
-    tickets = conn.get_tickets()  # type: ignore[attr-defined]
+    conn = storage.get_connection(pg_url)
+    try:
+        tickets = conn.get_tickets()  # type: ignore[attr-defined]
+    finally:
+        conn.close()
     assert sorted(t.occurrence_count for t in tickets) == [1, 3]
     assert {t.channel for t in tickets} == {"billing"}
     assert all(t.level == logbook.ERROR for t in tickets)
@@ -185,7 +169,7 @@ def test_logbook_message_queue_handler_records_become_tickets(
 
 
 def test_error_notifications_also_become_tickets(
-    ticket_conf: cfg.ConfigOpts, names: Names, notifier: object,
+    consume_conf: cfg.ConfigOpts, names: Names, pg_url: str, notifier: object,
     threaded_consumer: Callable[[], Consumer],
 ) -> None:
     consumer = threaded_consumer()
@@ -197,6 +181,10 @@ def test_error_notifications_also_become_tickets(
     notifier.info({}, "compute.instance.create.end", {"instance_id": "i-2"})  # type: ignore[attr-defined]
     wait_for(lambda: consumer.stats.totals.events == 3, 30, "3 events stored")
     wait_for(lambda: consumer.stats.totals.tickets == 2, 10, "2 ticket occurrences stored")
-    tickets = consumer.writer.conn.get_tickets()  # type: ignore[attr-defined]
+    conn = storage.get_connection(pg_url)
+    try:
+        tickets = conn.get_tickets()  # type: ignore[attr-defined]
+    finally:
+        conn.close()
     assert len(tickets) == 1, "one failure on two hosts is one ticket"
     assert tickets[0].occurrence_count == 2

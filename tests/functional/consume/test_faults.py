@@ -16,7 +16,6 @@ from collections.abc import Callable
 
 import kombu
 import psycopg
-import pytest
 from oslo_config import cfg
 
 from tests import servers
@@ -29,8 +28,6 @@ from tests.functional.consume.conftest import (
     stored_message_ids,
     wait_for,
 )
-
-pytest.importorskip("pipeline.convert.envelope", reason="notification converter not merged yet")
 
 STREAM = 20_000
 
