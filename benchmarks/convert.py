@@ -34,8 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks import corpus  # noqa: E402
-from pipeline.convert import EventConverter, decode_notification  # noqa: E402
+from benchmarks import corpus
+from pipeline.convert import EventConverter, decode_notification
 
 TARGET = 15_000
 
