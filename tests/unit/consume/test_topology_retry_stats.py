@@ -107,3 +107,18 @@ def test_log_report_writes_one_json_line(capsys: pytest.CaptureFixture[str]) -> 
     stream = io.StringIO()
     log_report(Stats().report(), stream)
     assert json.loads(stream.getvalue())["messages"] == 0
+
+
+def test_the_sample_deployment_config_loads_and_points_at_the_local_servers() -> None:
+    """etc/pipeline/pipeline.conf (used in the README) is valid for every option it sets."""
+    from pathlib import Path
+
+    from pipeline.service import prepare_service
+
+    path = Path(__file__).resolve().parents[3] / "etc" / "pipeline" / "pipeline.conf"
+    loaded = prepare_service([], config_files=[str(path)])
+    assert loaded.transport_url == "amqp://guest:guest@127.0.0.1:5672//"
+    assert loaded.database.connection.startswith("postgresql+psycopg://")
+    assert loaded.notification.queue_name == "pipeline.notifications"
+    assert "nova" in loaded.notification.exchanges
+    assert loaded.ticketing.queue == "logging"
