@@ -86,7 +86,7 @@ def run(conf: cfg.ConfigOpts, count: int, progress: TextIO) -> Outcome:
                     count, now, conf.notification.exchanges))
                 records = 0
                 if Capability.TICKETS in conn.capabilities:
-                    records = shop.run(bus, conf, max(count // 10, 1), now)
+                    records = shop.run(MEMORY_URL, conf, max(count // 10, 1), now)
             bar = ProgressBar(sent + records, "messages consumed and stored", progress)
             _wait(thread, lambda: consumer.stats.totals.messages, sent + records, bar)
         finally:

@@ -2,28 +2,27 @@
 
 Each function below is one call site: it logs through the standard
 ``logging`` module (logger ``demo.shop``) with a message that varies per
-call (order numbers, amounts), sometimes with an exception. A handler
-publishes the records onto the ``[ticketing] queue`` of the demo's
-in-memory bus, and the consumer groups them into one ticket per call site
-however their messages differ. :func:`run` calls the sites with
+call (order numbers, amounts), sometimes with an exception. pipeline's
+stdlib AMQP handler publishes the records onto the ``[ticketing] queue`` of
+the demo's in-memory bus, and the consumer groups them into one ticket per
+call site however their messages differ. :func:`run` calls the sites with
 skewed frequencies, so the tickets have very different counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 from collections.abc import Callable
 
-import kombu
 from oslo_config import cfg
 
-from pipeline.consume import topology
-from pipeline.convert.logrecord import from_logging
+from pipeline.amqp_logging import MessageQueueHandler
 
 LOG = logging.getLogger("demo.shop")
+#: Application id the shop's tickets are filed under.
+APP_ID = "demo-shop"
 
 
 class PaymentDeclined(Exception):
@@ -76,54 +75,42 @@ CALL_SITES: tuple[tuple[Callable[[int, random.Random], None], int], ...] = (
 )
 
 
-class BusHandler(logging.Handler):
-    """Publishes every record, logbook-shaped, on the log record queue.
+class ReplayClock(logging.Filter):
+    """Stamps records with a chosen time: the demo replays the last hour in seconds."""
 
-    What logbook's ``MessageQueueHandler`` puts on the wire, built from a
-    stdlib record by :func:`pipeline.convert.logrecord.from_logging`.
-    """
-
-    def __init__(self, producer: kombu.Producer, queue: kombu.Queue) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.producer = producer
-        self.queue = queue
-        #: When set, records are stamped with this time (the demo replays an hour).
-        self.replay_time: dt.datetime | None = None
+        self.now: dt.datetime | None = None
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.replay_time is not None:
-            record.created = self.replay_time.timestamp()
-        try:
-            body = json.dumps(from_logging(record))
-            self.producer.publish(
-                body, exchange=self.queue.exchange, routing_key=self.queue.routing_key,
-                content_type="application/json", content_encoding="utf-8",
-            )
-        except Exception:  # noqa: BLE001 - logging's contract: emit never raises into the caller
-            self.handleError(record)
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.now is not None:
+            record.created = self.now.timestamp()
+        return True
 
 
-def run(
-    bus: kombu.Connection, conf: cfg.ConfigOpts, count: int, now: dt.datetime, seed: int = 0
-) -> int:
+def run(url: str, conf: cfg.ConfigOpts, count: int, now: dt.datetime, seed: int = 0) -> int:
     """Fire ``count`` call sites over the hour before ``now``; return ``count``.
 
-    Sites are chosen with skewed weights, so tickets get very different counts.
+    Records travel through :class:`pipeline.amqp_logging.MessageQueueHandler`
+    on the bus at ``url``, as any application's would. Sites are chosen with
+    skewed weights, so the tickets get very different counts.
     """
     rng = random.Random(seed)
     step = dt.timedelta(hours=1) / max(count, 1)
     sites = [site for site, _ in CALL_SITES]
     weights = [weight for _, weight in CALL_SITES]
-    with bus.channel() as channel:
-        handler = BusHandler(kombu.Producer(channel), topology.logging_queue(conf))
-        LOG.addHandler(handler)
-        # The records are for the bus, not for the terminal of the person watching.
-        propagate, LOG.propagate = LOG.propagate, False
-        try:
-            for order in range(count):
-                handler.replay_time = now - step * (count - 1 - order)
-                rng.choices(sites, weights)[0](10000 + order, rng)
-        finally:
-            LOG.removeHandler(handler)
-            LOG.propagate = propagate
+    handler = MessageQueueHandler(url, queue=conf.ticketing.queue, app_id=APP_ID)
+    clock = ReplayClock()
+    handler.addFilter(clock)
+    LOG.addHandler(handler)
+    # The records are for the bus, not for the terminal of the person watching.
+    propagate, LOG.propagate = LOG.propagate, False
+    try:
+        for order in range(count):
+            clock.now = now - step * (count - 1 - order)
+            rng.choices(sites, weights)[0](10000 + order, rng)
+    finally:
+        LOG.removeHandler(handler)
+        LOG.propagate = propagate
+        handler.close()
     return count
