@@ -188,3 +188,33 @@ def test_error_notifications_also_become_tickets(
         conn.close()
     assert len(tickets) == 1, "one failure on two hosts is one ticket"
     assert tickets[0].occurrence_count == 2
+
+
+def test_stdlib_amqp_logging_handler_records_become_tickets_per_app(
+    consume_conf: cfg.ConfigOpts, names: Names, pg_url: str,
+    threaded_consumer: Callable[[], Consumer],
+) -> None:
+    import logging
+
+    from pipeline.amqp_logging import MessageQueueHandler
+
+    consumer = threaded_consumer()
+    handler = MessageQueueHandler(AMQP_URL, queue=names.logging, app_id="billing-api")
+    log = logging.getLogger(f"test.consume.{names.tag}")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        for _ in range(2):
+            log.error("card declined")  # same line: one ticket
+        log.warning("slow gateway")
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    wait_for(lambda: consumer.stats.totals.tickets == 3, 30, "3 ticket occurrences stored")
+    conn = storage.get_connection(pg_url)
+    try:
+        tickets = conn.get_tickets(app_id="billing-api")  # type: ignore[attr-defined]
+    finally:
+        conn.close()
+    assert sorted(t.occurrence_count for t in tickets) == [1, 2]
+    assert {t.channel for t in tickets} == {log.name}
