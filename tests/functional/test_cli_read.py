@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pipeline.cli import main
 from pipeline.storage import Connection
+from tests import servers
 from tests.functional.api.conftest import API_DRIVERS, seeded, skip_without_tickets
 
 CLI_DRIVERS = [name for name in API_DRIVERS if name != "memory"]  # memory dies with the process
@@ -160,3 +165,30 @@ def test_argument_errors_exit_2(config_file: str, argv: list[str]) -> None:
         main(["--config-file", config_file, *argv])
     assert exited.value.code == 2
 
+
+
+def test_api_command_serves_the_api_and_warns_about_noauth(
+    config_file: str, tmp_path: Path
+) -> None:
+    """``pipeline api`` runs uvicorn on the given port over the configured store."""
+    conf = tmp_path / "api.conf"
+    conf.write_text(Path(config_file).read_text() + "[api]\nauth_strategy = noauth\n")
+    port = servers.free_port()
+    log = tmp_path / "api.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main())",
+             "--config-file", str(conf), "api",
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not servers.port_open("127.0.0.1", port, 0.2):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        response = httpx.get(f"http://127.0.0.1:{port}/v2/events", timeout=10)
+        assert [e["message_id"] for e in response.json()] == ["e1", "e2", "e3", "e4", "e5"]
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert "auth_strategy = noauth" in log.read_text()
