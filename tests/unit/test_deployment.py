@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pathlib
 import shlex
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -34,3 +37,17 @@ def test_every_command_of_the_unit_parses(unit: pathlib.Path) -> None:
         args = parser.parse_args(command[1:])  # exits (fails the test) on an unknown command
         assert args.config_file == ["/etc/pipeline/pipeline.conf"]
     assert args.command == unit.stem.removeprefix("pipeline-")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_units_pass_systemd_analyze_verify(tmp_path: pathlib.Path) -> None:
+    """systemd's own checker accepts the units (with ExecStart pointing at this install)."""
+    script = pathlib.Path(sys.executable).with_name("pipeline")
+    copies = []
+    for unit in UNITS:
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text().replace("/opt/pipeline/bin/pipeline", str(script)))
+        copies.append(str(copy))
+    done = subprocess.run(["systemd-analyze", "verify", "--man=no", *copies],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
