@@ -82,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
 
-    convert_rate = _measure("convert", notifications, converter.to_event, args)
-    _measure("decode+convert", bodies,
-             lambda body: converter.to_event(decode_notification(body)), args)
+    try:
+        convert_rate = _measure("convert", notifications, converter.to_event, args)
+        _measure("decode+convert", bodies,
+                 lambda body: converter.to_event(decode_notification(body)), args)
+    finally:
+        gc.unfreeze()
     verdict = "meets" if convert_rate >= TARGET else "MISSES"
     print(f"convert {verdict} the target of {TARGET:,}/s")
     return 0 if convert_rate >= TARGET else 1

@@ -45,8 +45,9 @@ def decode_notification(body: bytes | bytearray | str | dict[str, Any]) -> dict[
     """
     data = _parse(body, "body")
     if "oslo.version" in data or "oslo.message" in data:
-        data = _unwrap_v2(data)
-    return _normalise(data)
+        return _normalise(_unwrap_v2(data))
+    # A dict we parsed ourselves is ours to fill in; the caller's is copied.
+    return _normalise(dict(data) if data is body else data)
 
 
 def _parse(body: Any, what: str) -> dict[str, Any]:
@@ -99,18 +100,18 @@ def _timestamp(value: Any) -> dt.datetime:
         raise DecodeError(f"bad notification timestamp {value!r:.80}") from None
 
 
-def _normalise(data: dict[str, Any]) -> dict[str, Any]:
-    notification = dict(data)
-    notification["message_id"] = _text(data, "message_id")
-    notification["event_type"] = _text(data, "event_type")
-    notification["timestamp"] = _timestamp(data.get("timestamp"))
-    priority = data.get("priority")
+def _normalise(notification: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise the fields in place (the dict is ours)."""
+    notification["message_id"] = _text(notification, "message_id")
+    notification["event_type"] = _text(notification, "event_type")
+    notification["timestamp"] = _timestamp(notification.get("timestamp"))
+    priority = notification.get("priority")
     if priority is None:
         priority = "info"
     if not isinstance(priority, str):
         raise DecodeError(f"notification priority must be text, not {priority!r:.80}")
     notification["priority"] = priority.lower()
-    publisher = data.get("publisher_id")
+    publisher = notification.get("publisher_id")
     if publisher is not None and not isinstance(publisher, str):
         raise DecodeError(f"notification publisher_id must be text, not {publisher!r:.80}")
     notification["publisher_id"] = publisher
