@@ -149,7 +149,8 @@ def check_storage(conf: cfg.ConfigOpts, report: Report) -> None:
     ttl = conf.database.event_time_to_live
     report.add(
         "retention",
-        f"'pipeline expire' deletes events older than {ttl} s" if ttl > 0
+        f"'pipeline expire' deletes events older than {ttl} s"
+        if ttl > 0
         else "events are kept forever (event_time_to_live <= 0)",
     )
     if ttl > 0 and Capability.EVENT_EXPIRY not in capabilities:
@@ -214,8 +215,7 @@ def describe_ticketing(conf: cfg.ConfigOpts, report: Report) -> None:
     queue = topology.logging_queue(conf)
     priorities = ", ".join(tick.notification_priorities) or "none"
     salt = "set" if tick.hash_salt else "derived from the app id"
-    kept = (f"{tick.occurrence_time_to_live} s" if tick.occurrence_time_to_live > 0
-            else "forever")
+    kept = f"{tick.occurrence_time_to_live} s" if tick.occurrence_time_to_live > 0 else "forever"
     report.add(
         "ticketing",
         f"log records from queue {queue.name!r} (direct exchange "
@@ -270,20 +270,26 @@ def check(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``config check``."""
     parser = subparsers.add_parser(
-        "config", help="check the configuration",
+        "config",
+        help="check the configuration",
         description="Commands about the configuration file.",
     )
     commands = parser.add_subparsers(dest="config_command", metavar="COMMAND")
     commands.required = True
     check_parser = commands.add_parser(
-        "check", help="validate the configuration and show what it would do",
+        "check",
+        help="validate the configuration and show what it would do",
         description="Validate the configuration files and the event definitions "
         "without connecting anywhere, then print the storage driver, the URLs "
         "(passwords masked), exchanges, queues and bindings, batching and "
         "ticketing. Exit status 2 when something is wrong.",
     )
     check_parser.add_argument(
-        "--config-file", dest="check_config_file", action="append", default=[],
-        metavar="PATH", help="file to check (repeatable); same as the global --config-file",
+        "--config-file",
+        dest="check_config_file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="file to check (repeatable); same as the global --config-file",
     )
     check_parser.set_defaults(func=check)

@@ -36,7 +36,8 @@ def demo(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``demo``."""
     parser = subparsers.add_parser(
-        "demo", help="run the whole flow in one process and show what it stored",
+        "demo",
+        help="run the whole flow in one process and show what it stored",
         description="Start the consumer on kombu's in-memory transport, publish "
         "OpenStack notifications from several services and log records from a "
         "small application through it, store them in [database] connection (the "
@@ -48,8 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "with 'pipeline api' on 127.0.0.1 without authentication.",
     )
     parser.add_argument(
-        "--count", type=int, default=DEFAULT_COUNT, metavar="N",
-        help=f"notifications to publish (default {DEFAULT_COUNT}); log records "
-        "add a tenth of that",
+        "--count",
+        type=int,
+        default=DEFAULT_COUNT,
+        metavar="N",
+        help=f"notifications to publish (default {DEFAULT_COUNT}); log records add a tenth of that",
     )
     parser.set_defaults(func=demo)

@@ -54,8 +54,9 @@ class Outcome:
     summary: Summary
 
 
-def _wait(consumer_thread: threading.Thread, stored: Callable[[], int], total: int,
-          bar: ProgressBar) -> None:
+def _wait(
+    consumer_thread: threading.Thread, stored: Callable[[], int], total: int, bar: ProgressBar
+) -> None:
     """Draw progress until ``total`` messages are stored; raise if that stalls."""
     last, last_change = -1, time.monotonic()
     while (done := stored()) < total:
@@ -75,15 +76,17 @@ def run(conf: cfg.ConfigOpts, count: int, progress: TextIO) -> Outcome:
     try:
         conn.upgrade()
         consumer = build_consumer(conf, conn, stats_stream=io.StringIO())
-        thread = threading.Thread(target=consumer.run_until_stopped, name="demo-consumer",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=consumer.run_until_stopped, name="demo-consumer", daemon=True
+        )
         started = time.monotonic()
         thread.start()
         try:
             now = dt.datetime.now(dt.UTC)
             with kombu.Connection(MEMORY_URL) as bus:
-                sent = traffic.publish(bus, conf, traffic.notifications(
-                    count, now, conf.notification.exchanges))
+                sent = traffic.publish(
+                    bus, conf, traffic.notifications(count, now, conf.notification.exchanges)
+                )
                 records = 0
                 if Capability.TICKETS in conn.capabilities:
                     records = shop.run(MEMORY_URL, conf, max(count // 10, 1), now)
@@ -117,12 +120,13 @@ def write_api_config(path: str, database: str) -> str:
 def report(outcome: Outcome, api_config: str | None = None) -> list[str]:
     """The lines ``pipeline demo`` prints after a run."""
     total = outcome.notifications + outcome.log_records
-    api = (f"pipeline --config-file {api_config} api" if api_config
-           else "pipeline api")
+    api = f"pipeline --config-file {api_config} api" if api_config else "pipeline api"
     return [
-        (f"Published {outcome.notifications} notifications and {outcome.log_records} log "
-         f"records on the in-memory bus; consumed and stored in {outcome.seconds:.1f} s "
-         f"({total / max(outcome.seconds, 1e-9):.0f} messages/s)."),
+        (
+            f"Published {outcome.notifications} notifications and {outcome.log_records} log "
+            f"records on the in-memory bus; consumed and stored in {outcome.seconds:.1f} s "
+            f"({total / max(outcome.seconds, 1e-9):.0f} messages/s)."
+        ),
         *render(outcome.summary),
         "",
         f"Database: {outcome.summary.location}",

@@ -25,8 +25,10 @@ class ProgressBar:
         done = min(done, self.total)
         filled = self.width * done // self.total
         percent = 100 * done // self.total
-        return (f"[{'#' * filled}{'-' * (self.width - filled)}] {percent:3d}%  "
-                f"{done}/{self.total} {self.label}")
+        return (
+            f"[{'#' * filled}{'-' * (self.width - filled)}] {percent:3d}%  "
+            f"{done}/{self.total} {self.label}"
+        )
 
     def update(self, done: int) -> None:
         """Show progress ``done`` (drawn in place on a terminal)."""

@@ -39,8 +39,12 @@ def charge_card(order: int, rng: random.Random) -> None:
 
 def reserve_stock(order: int, rng: random.Random) -> None:
     """Running low on stock is worth a warning."""
-    LOG.warning("only %d units of SKU-%04d left after order %d",
-                rng.randint(0, 3), rng.randint(1, 300), order)
+    LOG.warning(
+        "only %d units of SKU-%04d left after order %d",
+        rng.randint(0, 3),
+        rng.randint(1, 300),
+        order,
+    )
 
 
 def render_invoice(order: int, rng: random.Random) -> None:
@@ -56,8 +60,11 @@ def render_invoice(order: int, rng: random.Random) -> None:
 
 def send_receipt(order: int, rng: random.Random) -> None:
     """The mail relay times out."""
-    LOG.error("receipt for order %d not sent: SMTP relay timed out after %d s",
-              order, rng.choice((10, 30, 60)))
+    LOG.error(
+        "receipt for order %d not sent: SMTP relay timed out after %d s",
+        order,
+        rng.choice((10, 30, 60)),
+    )
 
 
 def resize_thumbnail(order: int, rng: random.Random) -> None:

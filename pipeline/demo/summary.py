@@ -97,8 +97,10 @@ def render(summary: Summary) -> list[str]:
         lines.append("Tickets: this storage driver stores none.")
     else:
         lines.append(f"Top tickets ({summary.ticket_count} tickets in total):")
-        lines.append(f"  {'id':>4}  {'count':>6}  {'level':<8}  {'first seen':<19}  "
-                     f"{'last seen':<19}  where / latest message")
+        lines.append(
+            f"  {'id':>4}  {'count':>6}  {'level':<8}  {'first seen':<19}  "
+            f"{'last seen':<19}  where / latest message"
+        )
         for ticket, message in summary.tickets:
             lines.append(
                 f"  {ticket.ticket_id:>4}  {ticket.occurrence_count:>6}  "

@@ -31,9 +31,17 @@ from pipeline.exceptions import ConfigError
 _OSLO_TIME = "%Y-%m-%d %H:%M:%S.%f"
 #: Exchange (service) of an event type, by the type's first word.
 _EXCHANGE_OF = {
-    "compute": "nova", "image": "glance", "volume": "cinder", "snapshot": "cinder",
-    "network": "neutron", "subnet": "neutron", "port": "neutron", "router": "neutron",
-    "floatingip": "neutron", "identity": "keystone", "orchestration": "heat",
+    "compute": "nova",
+    "image": "glance",
+    "volume": "cinder",
+    "snapshot": "cinder",
+    "network": "neutron",
+    "subnet": "neutron",
+    "port": "neutron",
+    "router": "neutron",
+    "floatingip": "neutron",
+    "identity": "keystone",
+    "orchestration": "heat",
 }
 #: One notification in this many is an error notification (a failure to file).
 ERROR_EVERY = 40
@@ -51,7 +59,7 @@ class Outgoing:
 
 def load_samples() -> list[dict[str, Any]]:
     """The bundled sample notifications."""
-    text = (importlib.resources.files("pipeline.demo") / "samples" / "notifications.json")
+    text = importlib.resources.files("pipeline.demo") / "samples" / "notifications.json"
     samples: list[dict[str, Any]] = json.loads(text.read_text(encoding="utf-8"))
     return samples
 
@@ -90,8 +98,10 @@ def notifications(
         envelope = {"oslo.version": "2.0", "oslo.message": json.dumps(notification)}
         priority = notification["priority"].lower()
         yield Outgoing(
-            exchange_of(notification["event_type"]), f"notifications.{priority}",
-            json.dumps(envelope), notification["event_type"],
+            exchange_of(notification["event_type"]),
+            f"notifications.{priority}",
+            json.dumps(envelope),
+            notification["event_type"],
         )
 
 
@@ -110,8 +120,11 @@ def publish(connection: kombu.Connection, conf: cfg.ConfigOpts, items: Iterable[
         exchanges = {e.name: e for e in topology.notification_exchanges(conf)}
         for item in items:
             producer.publish(
-                item.body, exchange=exchanges[item.exchange], routing_key=item.routing_key,
-                content_type="application/json", content_encoding="utf-8",
+                item.body,
+                exchange=exchanges[item.exchange],
+                routing_key=item.routing_key,
+                content_type="application/json",
+                content_encoding="utf-8",
             )
             published += 1
     return published
