@@ -106,7 +106,7 @@ def test_upgrade_is_idempotent_and_creates_the_query_indexes(
 ) -> None:
     mongo.upgrade()
     indexes = _indexes(mongo_url)
-    assert {"event_type_generated", "generated_message_id", "trait_name_dtype_value"} <= set(indexes)
+    assert {"event_type_generated", "generated_message_id", "trait_name_value"} <= set(indexes)
     assert "generated_ttl" not in indexes
 
 
