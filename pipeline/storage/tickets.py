@@ -51,6 +51,10 @@ TICKET_COLUMNS = (
 OCCURRENCE_COLUMNS = ("occurrence_id", "ticket_id", "time", "app_id")
 #: Longest values the SQL schema stores (checked for every driver alike).
 MAX_LENGTHS = {"record_hash": 64, "app_id": 80, "channel": 255, "location": 512, "module": 255}
+_HASH_MAX, _APP_MAX, _CHANNEL_MAX, _LOCATION_MAX, _MODULE_MAX = (
+    MAX_LENGTHS[name] for name in ("record_hash", "app_id", "channel", "location", "module")
+)
+_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _PRIMITIVES = (
     "_write_tickets",
     "_query_tickets",
@@ -75,6 +79,8 @@ class TicketGroup:
     first_time: dt.datetime
     last_time: dt.datetime
     records: tuple[TicketRecord, ...]
+    #: ``records[i].data`` as compact JSON text (serialised once, when checked).
+    data_json: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -137,8 +143,8 @@ def _ticket_id(ticket_id: Any) -> int:
     return ticket_id
 
 
-def check_record(record: Any) -> TicketRecord:
-    """``record`` if it can be stored; TypeError or ValueError saying why not."""
+def _explain(record: Any) -> None:
+    """Raise the TypeError or ValueError that says why ``record`` cannot be stored."""
     if not isinstance(record, TicketRecord):
         raise TypeError(f"expected a TicketRecord, got {type(record).__name__}")
     for name, longest in MAX_LENGTHS.items():
@@ -153,20 +159,51 @@ def check_record(record: Any) -> TicketRecord:
         raise TypeError(f"level must be an integer, got {record.level!r}")
     if not isinstance(record.data, dict):
         raise TypeError(f"data must be a dict, got {type(record.data).__name__}")
+
+
+def check_record(record: Any) -> str:
+    """The JSON text of ``record.data`` if it can be stored; TypeError or ValueError if not."""
+    # One expression for the common, valid case (it runs for every record);
+    # _explain finds the reason when it fails.
+    valid = (
+        type(record) is TicketRecord
+        and type(record.record_hash) is str
+        and 0 < len(record.record_hash) <= _HASH_MAX
+        and type(record.app_id) is str
+        and 0 < len(record.app_id) <= _APP_MAX
+        and type(record.channel) is str
+        and len(record.channel) <= _CHANNEL_MAX
+        and type(record.location) is str
+        and len(record.location) <= _LOCATION_MAX
+        and (
+            record.module is None
+            or (type(record.module) is str and len(record.module) <= _MODULE_MAX)
+        )
+        and type(record.level) is int
+        and type(record.data) is dict
+    )
+    if not valid:
+        _explain(record)
     try:
-        json.dumps(record.data, allow_nan=False)
+        return _DUMPS(record.data)
     except (TypeError, ValueError) as err:
         raise ValueError(f"data is not JSON-safe: {err}") from None
-    return record
 
 
-def group_records(records: Sequence[TicketRecord]) -> list[TicketGroup]:
-    """One group per ``(app_id, record_hash)``, sorted by that pair."""
-    by_key: dict[tuple[str, str], list[TicketRecord]] = {}
-    for record in records:
-        by_key.setdefault((record.app_id, record.record_hash), []).append(record)
+def group_records(
+    records: Sequence[TicketRecord], data_json: Sequence[str] | None = None
+) -> list[TicketGroup]:
+    """One group per ``(app_id, record_hash)``, sorted by that pair.
+
+    ``data_json`` (parallel to ``records``) is the JSON text of each data.
+    """
+    texts = data_json if data_json is not None else [_DUMPS(r.data) for r in records]
+    by_key: dict[tuple[str, str], list[tuple[TicketRecord, str]]] = {}
+    for record, text in zip(records, texts, strict=True):
+        by_key.setdefault((record.app_id, record.record_hash), []).append((record, text))
     groups = []
-    for (app_id, record_hash), members in sorted(by_key.items()):
+    for (app_id, record_hash), pairs in sorted(by_key.items()):
+        members = [record for record, _ in pairs]
         first = min(members, key=lambda r: r.time)
         groups.append(
             TicketGroup(
@@ -179,6 +216,7 @@ def group_records(records: Sequence[TicketRecord]) -> list[TicketGroup]:
                 first.time,
                 max(r.time for r in members),
                 tuple(members),
+                tuple(text for _, text in pairs),
             )
         )
     return groups
@@ -223,13 +261,16 @@ class TicketStore:
         self._require("tickets")
         result = TicketResult()
         valid: list[TicketRecord] = []
+        texts: list[str] = []
         for index, record in enumerate(records):
             try:
-                valid.append(check_record(record))
+                texts.append(check_record(record))
             except (TypeError, ValueError) as err:
                 result.failed[index] = str(err)
+            else:
+                valid.append(record)
         if valid:
-            result.ticket_ids = self._write_tickets(group_records(valid))
+            result.ticket_ids = self._write_tickets(group_records(valid, texts))
             result.stored = len(valid)
         return result
 

@@ -13,11 +13,12 @@ still collide) are retried a few times with jittered back-off, then raise
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -66,6 +67,12 @@ def _ticket_rows(groups: Sequence[TicketGroup]) -> list[dict[str, Any]]:
     ]
 
 
+# Literals, not bound parameters: PyMySQL's executemany (one multi-row
+# INSERT) cannot take parameters in the ON DUPLICATE KEY UPDATE clause.
+_SOLVED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.SOLVED.value}'")
+_REGRESSED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.REGRESSED.value}'")
+
+
 def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
     """Assignments of an upsert; ``new`` names the row that was to be inserted.
 
@@ -92,7 +99,7 @@ def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
         (
             "status",
             sa.case(
-                (c.status == TicketStatus.SOLVED.value, TicketStatus.REGRESSED.value),
+                (c.status == _SOLVED, _REGRESSED),
                 else_=c.status,
             ),
         ),
@@ -100,24 +107,47 @@ def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
     ]
 
 
-def _upsert(table: sa.Table, dialect: str, groups: Sequence[TicketGroup]) -> Any:
-    """One multi-row INSERT that creates or bumps every group's ticket."""
-    rows = _ticket_rows(groups)
+@functools.lru_cache(maxsize=32)
+def _upsert(table: sa.Table, dialect: str) -> Any:
+    """The upsert of one ticket row, executed many times per batch (compiled once)."""
     if dialect in ("mysql", "mariadb"):
-        my_stmt = mysql.insert(table).values(rows)
+        my_stmt = mysql.insert(table)
         return my_stmt.on_duplicate_key_update(_bumps(table, my_stmt.inserted))
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(rows)
+    stmt = insert(table)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.app_id, table.c.record_hash],
         set_=dict(_bumps(table, stmt.excluded)),
     )
 
 
+def _occurrence_rows(
+    groups: Sequence[TicketGroup], ids: dict[tuple[str, str], int]
+) -> Iterator[tuple[int, dt.datetime, str, str]]:
+    for group in groups:
+        ticket_id = ids[(group.app_id, group.record_hash)]
+        for record, text in zip(group.records, group.data_json, strict=True):
+            yield ticket_id, record.time, record.app_id, text
+
+
+def _copy_occurrences(
+    conn: sa.Connection, table: sa.Table, rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL COPY: several times faster than any INSERT for bulk rows."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    dbapi: Any = conn.connection.dbapi_connection  # psycopg's, which has COPY
+    with (
+        dbapi.cursor() as cursor,
+        cursor.copy(f'COPY {name} (ticket_id, "time", app_id, data) FROM STDIN') as copy,
+    ):
+        for ticket_id, when, app_id, text in rows:
+            copy.write_row((ticket_id, when.astimezone(dt.UTC).replace(tzinfo=None), app_id, text))
+
+
 def _write_chunk(
     conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
 ) -> dict[tuple[str, str], int]:
-    conn.execute(_upsert(tables.ticket, conn.dialect.name, groups))
+    conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(groups))
     c = tables.ticket.c
     keys = [(g.app_id, g.record_hash) for g in groups]
     rows = conn.execute(
@@ -126,17 +156,16 @@ def _write_chunk(
         )
     )
     ids = {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
-    occurrences = [
-        {
-            "ticket_id": ids[(g.app_id, g.record_hash)],
-            "time": record.time,
-            "app_id": record.app_id,
-            "data": json.dumps(record.data, ensure_ascii=False, separators=(",", ":")),
-        }
-        for g in groups
-        for record in g.records
-    ]
-    conn.execute(sa.insert(tables.occurrence), occurrences)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy_occurrences(conn, tables.occurrence, _occurrence_rows(groups, ids))
+    else:
+        conn.execute(
+            sa.insert(tables.occurrence),
+            [
+                {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text}
+                for ticket_id, when, app_id, text in _occurrence_rows(groups, ids)
+            ],
+        )
     return ids
 
 
