@@ -56,19 +56,26 @@ class Backoff:
             yield self.next_delay()
 
 
-def pause(seconds: float, keepalive: Callable[[float], None] | None, step: float = 0.5) -> None:
+def pause(
+    seconds: float,
+    keepalive: Callable[[float], None] | None = None,
+    step: float = 0.5,
+    interrupted: Callable[[], bool] | None = None,
+) -> None:
     """Spend ``seconds``, calling ``keepalive(timeout)`` in slices of ``step``.
 
     ``keepalive`` is expected to block for at most its timeout (e.g. drain
-    broker events); without one this simply sleeps. Exceptions from
-    ``keepalive`` propagate: a lost broker connection ends the pause.
+    broker events); without one this sleeps in slices. Returns early once
+    ``interrupted()`` is true (a stop must not wait for a long back-off).
+    Exceptions from ``keepalive`` propagate: a lost broker connection ends
+    the pause.
     """
     deadline = time.monotonic() + seconds
-    while True:
+    while interrupted is None or not interrupted():
         left = deadline - time.monotonic()
         if left <= 0:
             return
         if keepalive is None:
-            time.sleep(left)
-            return
-        keepalive(min(step, left))
+            time.sleep(min(step, left))
+        else:
+            keepalive(min(step, left))

@@ -96,7 +96,7 @@ class BatchWriter:
                 _size(plan),
                 delay,
             )
-            pause(delay, keepalive)
+            pause(delay, keepalive, step=0.1, interrupted=stopping)
 
 
 class _NoTickets:

@@ -51,11 +51,12 @@ def publish(conf: cfg.ConfigOpts, bodies: list[tuple[str, bytes]]) -> None:
 def running(mem_conf: cfg.ConfigOpts) -> Iterator[Callable[..., Consumer]]:
     threads: list[tuple[threading.Thread, Consumer]] = []
 
-    def start(storage: object) -> Consumer:
+    def start(storage: object, backoff: Backoff | None = None) -> Consumer:
         stats = Stats()
         consumer = Consumer(
             mem_conf, kombu.Connection("memory://"), fakes.translator(),
-            BatchWriter(storage, stats, Backoff(0.01, 0.05)), stats,  # type: ignore[arg-type]
+            BatchWriter(storage, stats, backoff or Backoff(0.01, 0.05)),  # type: ignore[arg-type]
+            stats,
             tickets=False,
         )
         thread = threading.Thread(target=consumer.run_until_stopped, daemon=True)
@@ -156,3 +157,24 @@ def test_sighup_style_reload_swaps_the_converter_between_messages(
     consumer.load_converter = lambda: replacement
     consumer.request_reload()
     wait_for(lambda: consumer.translator.converter is replacement, timeout=3)
+
+
+def test_stop_while_storage_is_down_does_not_wait_out_the_back_off_nor_ack(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer]
+) -> None:
+    """(The memory transport never requeues unacked messages; the real broker
+    test of SIGTERM checks they come back.)"""
+    from tests.unit.consume.test_batch_writer import FlakyStorage
+
+    exchange = mem_conf.notification.exchanges[0]
+    publish(mem_conf, [(exchange, fakes.notification(f"m{i}")) for i in range(15)])
+    storage = FlakyStorage(outages=10_000)
+    consumer = running(storage, Backoff(20, 30))
+    wait_for(lambda: consumer.stats.totals.storage_retries >= 1)
+    unacked = consumer._channel.qos._delivered
+    started = time.monotonic()
+    consumer.stop()
+    wait_for(lambda: not consumer._background.busy, timeout=3)
+    assert time.monotonic() - started < 3, "waited for the 20 s back-off"
+    assert consumer.stats.totals.messages == 0 and not storage.event_calls
+    assert len(unacked) == 15, "nothing was acknowledged"

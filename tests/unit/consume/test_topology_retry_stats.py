@@ -122,3 +122,17 @@ def test_the_sample_deployment_config_loads_and_points_at_the_local_servers() ->
     assert loaded.notification.queue_name == "pipeline.notifications"
     assert "nova" in loaded.notification.exchanges
     assert loaded.ticketing.queue == "logging"
+
+
+def test_pause_returns_early_when_interrupted() -> None:
+    import time
+
+    started = time.monotonic()
+    flag = {"stop": False}
+
+    def keepalive(timeout: float) -> None:
+        time.sleep(timeout)
+        flag["stop"] = True
+
+    pause(30, keepalive, step=0.05, interrupted=lambda: flag["stop"])
+    assert time.monotonic() - started < 1
