@@ -2,7 +2,7 @@
 
 * :mod:`~pipeline.consume.topology` — exchanges and queues declared;
 * :mod:`~pipeline.consume.batch` — decoding/converting a batch, per-message outcome;
-* :mod:`~pipeline.consume.writer` — one storage write per batch, retried with back-off;
+* :mod:`~pipeline.consume.writer` — one storage write per batch, retried, on a storage thread;
 * :mod:`~pipeline.consume.consumer` — the kombu loop, batching and acknowledgement;
 * :mod:`~pipeline.consume.retry` — exponential back-off with jitter;
 * :mod:`~pipeline.consume.stats` — counters and the periodic report;

@@ -10,6 +10,11 @@ Both queues are consumed on one channel with a prefetch of
 ``[notification] prefetch_count`` (0 = twice ``batch_size``). Deliveries are
 buffered in arrival order; a batch is the oldest ``batch_size`` of them, cut
 when that many have arrived or ``batch_timeout`` after the oldest arrived.
+The batch is decoded, converted and written on a storage thread
+(:class:`~pipeline.consume.writer.BackgroundWriter`) while this thread keeps
+receiving the next one and serving the connection (heartbeats), also
+during storage back-off; acknowledging and dead-lettering happen here, on
+the connection's own thread, because py-amqp channels are not thread-safe.
 
 **Acknowledgement policy.** A batch is always acknowledged *as a whole* with
 a single ``basic.ack`` carrying ``multiple=True`` and the batch's highest
