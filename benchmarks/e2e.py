@@ -1,0 +1,193 @@
+"""End-to-end throughput of ``pipeline consume``: RabbitMQ in, PostgreSQL out.
+
+For each run, N seeded notifications (``benchmarks/corpus.py``, half in the
+oslo.messaging v2 envelope) are published to RabbitMQ on exchanges and
+queues of the run's own, *then* timed:
+
+* **bare** — a kombu consumer that only acknowledges (prefetch 1000, one
+  ``multiple=True`` ack per 500 messages): the broker's ceiling on this
+  machine;
+* **e2e** — ``pipeline consume --workers W`` started as a process, from its
+  start until PostgreSQL holds N events (decode, convert, store, ack).
+
+Peak RSS is the largest VmHWM of the consumer processes (parent and
+workers). Everything is deleted afterwards (queues, exchanges, database).
+
+    python benchmarks/e2e.py --count 100000 --workers 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kombu
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import corpus
+
+AMQP_URL = os.environ.get("PIPELINE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+#: Runs the ``pipeline`` command with this interpreter, installed or not.
+CLI = "import sys; from pipeline.cli import main; sys.exit(main())"
+PG_ADMIN = os.environ.get("PIPELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database; yields its plain libpq URL."""
+    name = f"pipeline_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def publish(bodies: list[bytes], exchange: str, routing_keys: list[str]) -> float:
+    """Publish persistently with publisher confirms; return seconds taken."""
+    started = time.perf_counter()
+    with kombu.Connection(AMQP_URL) as conn:
+        producer = kombu.Producer(conn.default_channel)
+        for body, key in zip(bodies, routing_keys, strict=True):
+            producer.publish(
+                body, exchange=exchange, routing_key=key, delivery_mode=2,
+                content_type="application/json", content_encoding="utf-8",
+            )
+    return time.perf_counter() - started
+
+
+def bare_consume(bodies: list[bytes], tag: str) -> float:
+    """Seconds a kombu consumer takes to receive and ack every message."""
+    name = f"bench-{tag}-bare"
+    with kombu.Connection(AMQP_URL) as conn:
+        queue = kombu.Queue(name, kombu.Exchange(name, "direct", durable=True), name,
+                            durable=True)
+        queue.bind(conn.default_channel).declare()
+        publish(bodies, name, [name] * len(bodies))
+        received: list[int] = []
+        channel = conn.channel()
+
+        def on_message(message: kombu.Message) -> None:
+            received.append(message.delivery_tag)
+            if len(received) % 500 == 0:
+                channel.basic_ack(message.delivery_tag, multiple=True)
+
+        started = time.perf_counter()
+        with kombu.Consumer(channel, [queue], on_message=on_message, prefetch_count=1000):
+            while len(received) < len(bodies):
+                conn.drain_events(timeout=10)
+        if len(received) % 500:
+            channel.basic_ack(received[-1], multiple=True)
+        took = time.perf_counter() - started
+        conn.default_channel.queue_delete(name)
+        conn.default_channel.exchange_delete(name)
+    return took
+
+
+def count_events(url: str) -> int:
+    with contextlib.suppress(psycopg.Error), psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM event").fetchone()
+        return int(row[0]) if row else 0
+    return 0
+
+
+def peak_rss_kib(pid: int) -> int:
+    """Largest VmHWM among ``pid`` and its children."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    peak = 0
+    for each in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return peak
+
+
+def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
+                batch_size: int) -> dict[str, float]:
+    """Publish to the pipeline topology, then time ``pipeline consume`` draining it."""
+    exchange, queue = f"bench-{tag}-nova", f"bench-{tag}-events"
+    with database() as url, tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp, "pipeline.conf")
+        config.write_text(
+            f"[DEFAULT]\ntransport_url = {AMQP_URL}\n"
+            f"[database]\nconnection = {url.replace('postgresql://', 'postgresql+psycopg://')}\n"
+            f"[notification]\nexchanges = {exchange}\nqueue_name = {queue}\n"
+            f"dead_letter_exchange = bench-{tag}-dlx\ndead_letter_queue = bench-{tag}-dead\n"
+            f"batch_size = {batch_size}\nworkers = {workers}\nstats_interval = 0\n"
+            f"[ticketing]\nqueue = bench-{tag}-logging\n"
+        )
+        command = [sys.executable, "-c", CLI, "--config-file", str(config)]
+        subprocess.run([*command, "dbsync"], check=True, capture_output=True)
+        # Declare the queues by starting and stopping a consumer once, then publish.
+        starter = subprocess.Popen([*command, "consume"], stderr=subprocess.DEVNULL)
+        time.sleep(3)
+        starter.terminate()
+        starter.wait(30)
+        publish(bodies, exchange, keys)
+        log = Path(tmp, "consume.log")
+        with log.open("wb") as out:
+            started = time.perf_counter()
+            proc = subprocess.Popen([*command, "consume"], stdout=out, stderr=subprocess.STDOUT)
+            peak = 0
+            while count_events(url) < len(bodies):
+                peak = max(peak, peak_rss_kib(proc.pid))
+                if proc.poll() is not None:
+                    raise SystemExit(f"consumer exited: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+            took = time.perf_counter() - started
+            proc.terminate()
+            proc.wait(60)
+        with kombu.Connection(AMQP_URL) as conn:
+            channel = conn.default_channel
+            for name in (queue, f"bench-{tag}-dead", f"bench-{tag}-logging"):
+                channel.queue_delete(name)
+            for name in (exchange, f"bench-{tag}-dlx", f"bench-{tag}-logging"):
+                channel.exchange_delete(name)
+    return {"seconds": took, "peak_rss_mib": peak / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args()
+    bodies = corpus.bodies(args.count, seed=1)
+    keys = [
+        f"notifications.{json.loads(json.loads(b)['oslo.message'])['priority'].lower()}"
+        if b'"oslo.message"' in b else f"notifications.{json.loads(b)['priority'].lower()}"
+        for b in bodies
+    ]
+    tag = uuid.uuid4().hex[:8]
+    bare = bare_consume(bodies, tag)
+    bare_rate = args.count / bare
+    print(f"bare kombu consumer: {args.count} msgs in {bare:.2f}s = {bare_rate:,.0f} msg/s")
+    for workers in (int(w) for w in args.workers.split(",")):
+        result = e2e_consume(bodies, keys, f"{tag}w{workers}", workers, args.batch_size)
+        rate = args.count / result["seconds"]
+        print(
+            f"pipeline consume workers={workers}: {args.count} msgs in "
+            f"{result['seconds']:.2f}s = {rate:,.0f} msg/s = {100 * rate / bare_rate:.0f}% of "
+            f"bare; peak RSS {result['peak_rss_mib']:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
