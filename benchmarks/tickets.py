@@ -11,9 +11,13 @@ database per run. Only the writes are timed for the storage figures.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import statistics
 import sys
+import tempfile
 import time
+from typing import Any
 
 from log_corpus import records
 from record_events import DATABASES
@@ -44,6 +48,29 @@ def measure(url: str, corpus: list[TicketRecord], batch_size: int) -> float:
     return elapsed
 
 
+def handler_rate(handler_class: Any, raw: list[dict[str, Any]]) -> float:
+    """Records/s of a per-record ticketing handler writing to a new SQLite file.
+
+    Records are logbook LogRecords rebuilt from the corpus; each emit is one
+    transaction, as in an application that logs through the handler.
+    """
+    import logbook
+
+    logbook_records = []
+    for item in raw:
+        record = logbook.LogRecord.from_dict(item)
+        record.time = dt.datetime.strptime(item["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        logbook_records.append(record)
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
+        handler = handler_class("sqlite:///" + os.path.join(directory, "tickets.db"))
+        started = time.perf_counter()
+        for record in logbook_records:
+            handler.handle(record)
+        elapsed = time.perf_counter() - started
+        handler.close()
+    return len(logbook_records) / elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql,mysql",
@@ -56,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgresql-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--mysql-host", default="127.0.0.1:3306")
     parser.add_argument("--mongodb-url", default=None)
+    parser.add_argument("--handlers", type=int, default=0, metavar="N",
+                        help="also time logbook's and pipeline's TicketingHandler on SQLite, "
+                        "N records each, one per emit")
     args = parser.parse_args(argv)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     if set(backends) - set(BACKENDS):
@@ -74,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                 rates.append(len(corpus) / measure(url, corpus, args.batch_size))
         print(f"{name:<11} best {max(rates):>9,.0f} records/s, median "
               f"{statistics.median(rates):>9,.0f} records/s over {len(rates)} runs", flush=True)
+    if args.handlers:
+        from logbook.ticketing import TicketingHandler as LogbookHandler
+
+        from pipeline.ticketing import TicketingHandler
+
+        for label, handler_class in (("logbook", LogbookHandler), ("pipeline", TicketingHandler)):
+            rate = handler_rate(handler_class, raw[: args.handlers])
+            print(f"{label} TicketingHandler on SQLite, one record per emit: {rate:,.0f} records/s",
+                  flush=True)
     return 0
 
 
