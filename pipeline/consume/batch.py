@@ -10,7 +10,10 @@ Outcome per message, decided by exception class alone:
 
 * :class:`~pipeline.exceptions.DecodeError` or
   :class:`~pipeline.exceptions.ConversionError` → dead letter with the reason;
-  nothing of that message is stored;
+  nothing of that message is stored. Any other exception is a bug in a
+  converter: it is logged with its traceback and the message dead-lettered
+  the same way, so one poisonous message cannot crash every consumer in
+  turn;
 * a notification → an event (unless unmatched and dropped) and, when its
   priority is in ``[ticketing] notification_priorities``, also a ticket record;
 * a log record (``[ticketing] queue``) → a ticket record.
@@ -112,6 +115,9 @@ class Translator:
                     plan.ticket_items.append(item)
             except (DecodeError, ConversionError) as err:
                 plan.dead.append((item, f"{type(err).__name__}: {err}"))
+            except Exception as err:  # a converter bug must not poison the queue
+                LOG.exception("unexpected error converting a message; dead-lettering it")
+                plan.dead.append((item, f"unexpected {type(err).__name__}: {err}"))
         return plan
 
     def _notification(self, item: Item, plan: Plan) -> None:

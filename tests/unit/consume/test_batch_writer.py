@@ -165,3 +165,18 @@ def test_background_writer_reraises_a_bug_in_the_consumer_thread() -> None:
             list(background.finished(wait=True))
     finally:
         background.close()
+
+
+def test_a_converter_bug_dead_letters_that_message_only() -> None:
+    translator = fakes.translator()
+
+    class Buggy(fakes.SimpleConverter):
+        def to_event(self, notification: dict[str, Any]) -> Any:
+            if notification["message_id"] == "boom":
+                raise KeyError("oops")
+            return super().to_event(notification)
+
+    translator.converter = Buggy()
+    plan = translator.plan(items(fakes.notification("a"), fakes.notification("boom")))
+    assert [e.message_id for e in plan.events] == ["a"]
+    assert [reason for _, reason in plan.dead] == ["unexpected KeyError: 'oops'"]
