@@ -40,6 +40,13 @@ class Written:
     tickets: int = 0
     dead: list[tuple[Item, str]] = field(default_factory=list)
 
+    def merge(self, other: Written) -> None:
+        """Add ``other``'s outcome to this one."""
+        self.events += other.events
+        self.duplicates += other.duplicates
+        self.tickets += other.tickets
+        self.dead.extend(other.dead)
+
 
 class BatchWriter:
     """Stores plans; retries while storage is unavailable."""
@@ -57,28 +64,27 @@ class BatchWriter:
     ) -> Written | None:
         """Store ``plan``; None when a stop was requested before it could be stored.
 
-        Retries forever while not ``stopping()``; once stopping, makes one
-        last attempt and gives up (the broker redelivers the messages).
+        Retries while not ``stopping()``; once stopping, makes one last
+        attempt and gives up (the broker redelivers the messages). A batch
+        that fails ``MAX_UNEXPECTED`` times with an error other than
+        :class:`StorageUnavailable` is written message by message, and a
+        message the storage keeps refusing becomes a dead letter: one
+        poisonous message must not hold the queue up forever.
         """
-        events: RecordResult | None = None if plan.events else RecordResult()
-        tickets: Any = None if plan.tickets else _NO_TICKETS
+        progress = _Progress(plan)
+        unexpected = 0
         while True:
             final = stopping()
-            started = time.monotonic()
             try:
-                if events is None:
-                    events = self.conn.record_events(plan.events)
-                if tickets is None:
-                    tickets = self.conn.record_tickets(plan.tickets)  # type: ignore[attr-defined]
+                return self._attempt(plan, progress)
             except StorageUnavailable as err:
                 reason = str(err)
-            except Exception as err:  # keep the batch, log, retry
-                LOG.exception("storing a batch failed unexpectedly; it will be retried")
+            except Exception as err:  # keep the batch, log, retry, then isolate
+                LOG.exception("storing a batch failed unexpectedly")
                 reason = f"{type(err).__name__}: {err}"
-            else:
-                self.stats.batch_written(time.monotonic() - started)
-                self.backoff.reset()
-                return _written(plan, events, tickets)
+                unexpected += 1
+                if unexpected >= MAX_UNEXPECTED and not final:
+                    return self._isolate(plan, reason, keepalive, stopping)
             if final:
                 LOG.warning(
                     "stopping with storage unavailable (%s): %d messages left "
@@ -97,6 +103,64 @@ class BatchWriter:
                 delay,
             )
             pause(delay, keepalive, step=0.1, interrupted=stopping)
+
+    def _attempt(self, plan: Plan, progress: _Progress) -> Written:
+        started = time.monotonic()
+        if progress.events is None:
+            progress.events = self.conn.record_events(plan.events)
+        if progress.tickets is None:
+            progress.tickets = self.conn.record_tickets(plan.tickets)  # type: ignore[attr-defined]
+        self.stats.batch_written(time.monotonic() - started)
+        self.backoff.reset()
+        return _written(plan, progress.events, progress.tickets)
+
+    def _isolate(
+        self,
+        plan: Plan,
+        reason: str,
+        keepalive: Callable[[float], None] | None,
+        stopping: Callable[[], bool],
+    ) -> Written | None:
+        """Write ``plan`` one message at a time; dead-letter what storage refuses."""
+        singles = _per_message(plan)
+        if len(singles) <= 1:
+            item = (plan.event_items or plan.ticket_items)[0]
+            LOG.error("storage keeps refusing a message; dead-lettering it: %s", reason)
+            return Written(dead=[(item, f"storage error: {reason}")])
+        LOG.warning("writing a failing batch of %d messages one by one", len(singles))
+        total = Written()
+        for single in singles:
+            written = self.write(single, keepalive, stopping)
+            if written is None:
+                return None
+            total.merge(written)
+        return total
+
+
+#: Unexpected (non-transient) failures of one batch before it is split up.
+MAX_UNEXPECTED = 3
+
+
+class _Progress:
+    """Which halves of a batch are already written (``None``: not yet)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.events: RecordResult | None = None if plan.events else RecordResult()
+        self.tickets: Any = None if plan.tickets else _NO_TICKETS
+
+
+def _per_message(plan: Plan) -> list[Plan]:
+    """One plan per message of ``plan`` (its event and ticket records together)."""
+    singles: dict[int, Plan] = {}
+    for event, item in zip(plan.events, plan.event_items, strict=True):
+        single = singles.setdefault(id(item), Plan())
+        single.events.append(event)
+        single.event_items.append(item)
+    for ticket, item in zip(plan.tickets, plan.ticket_items, strict=True):
+        single = singles.setdefault(id(item), Plan())
+        single.tickets.append(ticket)
+        single.ticket_items.append(item)
+    return list(singles.values())
 
 
 class _NoTickets:

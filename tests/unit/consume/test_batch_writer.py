@@ -180,3 +180,24 @@ def test_a_converter_bug_dead_letters_that_message_only() -> None:
     plan = translator.plan(items(fakes.notification("a"), fakes.notification("boom")))
     assert [e.message_id for e in plan.events] == ["a"]
     assert [reason for _, reason in plan.dead] == ["unexpected KeyError: 'oops'"]
+
+
+def test_a_message_storage_keeps_refusing_is_isolated_and_dead_lettered() -> None:
+    class Poisoned(FlakyStorage):
+        def record_events(self, events: list[Any]) -> RecordResult:
+            if any(e.message_id == "poison" for e in events):
+                raise RuntimeError("driver bug on this event")
+            return super().record_events(events)
+
+    storage = Poisoned()
+    batch_writer, _ = writer(storage)
+    plan = fakes.translator().plan(
+        items(fakes.notification("a"), fakes.notification("poison"), fakes.notification("b"))
+    )
+    written = batch_writer.write(plan, None, lambda: False)
+    assert written is not None
+    assert written.events == 2
+    assert sorted(mid for call in storage.event_calls for mid in call) == ["a", "b"]
+    assert [(i.message.body, r) for i, r in written.dead] == [
+        (plan.event_items[1].message.body, "storage error: RuntimeError: driver bug on this event")
+    ]
