@@ -47,7 +47,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from pipeline.exceptions import StorageUnavailable
+from pipeline.exceptions import InvalidQuery, StorageUnavailable
 from pipeline.models import UTC, Event, Trait
 from pipeline.storage.base import RecordResult
 from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
@@ -257,14 +257,14 @@ class EventCollection:
 
     def generated(self, message_id: str) -> dt.datetime | None:
         """``generated`` of the stored event ``message_id``, or None."""
-        with translated("reading an event"):
+        with translated("reading an event", InvalidQuery):
             document = self._collection.find_one({"_id": message_id}, {"generated_us": 1})
         return None if document is None else from_micros(document["generated_us"])
 
     def query(self, query: EventQuery) -> list[Event]:
         """Events matching ``query``, in its order, at most ``query.limit``."""
         order = [(_FIELDS[key], _DIRECTIONS[direction]) for key, direction in query.sort]
-        with translated("querying events"):
+        with translated("querying events", InvalidQuery):
             cursor = self._collection.find(query_filter(query), {"generated": 0}).sort(order)
             if query.limit is not None:
                 cursor = cursor.limit(query.limit)
@@ -296,7 +296,7 @@ class EventCollection:
             {"$unwind": "$traits"},
             {"$group": {"_id": {"name": "$traits.name", "dtype": "$traits.dtype"}}},
         ]
-        with translated("listing trait types"):
+        with translated("listing trait types", InvalidQuery):
             found = {
                 (row["_id"]["name"], row["_id"]["dtype"])
                 for row in self._collection.aggregate(pipeline)
@@ -309,7 +309,7 @@ class EventCollection:
         if trait_type is not None:
             condition["traits.name"] = trait_type
         order = [("generated_us", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
-        with translated("listing traits"):
+        with translated("listing traits", InvalidQuery):
             documents = list(self._collection.find(condition, {"traits": 1}).sort(order))
         return [
             _trait(item)

@@ -13,7 +13,10 @@ duplicate-key error, and is then retried by this module — never dropped.
 
 Without a multi-document transaction, a failure between the ticket bulk and
 the occurrence insert leaves counts whose occurrences are missing, and the
-caller's retry counts that batch again; the error raised says so.
+caller's retry counts that batch again; the error raised says so. A ticket
+deleted while a batch for it is being written may come back under its old
+id, and its last occurrences may be deleted with it: deleting is an
+operator's action on a ticket, not expected while it fires.
 """
 
 from __future__ import annotations

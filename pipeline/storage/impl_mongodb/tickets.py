@@ -30,6 +30,7 @@ from typing import Any
 import pymongo
 from pymongo.database import Database
 
+from pipeline.exceptions import InvalidQuery
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_mongodb.errors import translated
 from pipeline.storage.impl_mongodb.events import from_micros, to_micros
@@ -127,7 +128,7 @@ class TicketCollections:
         """Tickets matching ``query``, ordered and paged."""
         if query.limit == 0:
             return []  # MongoDB reads limit 0 as "no limit"
-        with translated("querying tickets"):
+        with translated("querying tickets", InvalidQuery):
             cursor = self._tickets.find(_ticket_filter(query))
             cursor = cursor.sort(_sort(query.order, _TICKET_FIELDS)).skip(query.offset)
             if query.limit is not None:
@@ -136,7 +137,7 @@ class TicketCollections:
 
     def count(self, query: TicketQuery) -> int:
         """How many tickets match ``query``."""
-        with translated("counting tickets"):
+        with translated("counting tickets", InvalidQuery):
             return int(self._tickets.count_documents(_ticket_filter(query)))
 
     def get(self, ticket_id: int) -> Ticket | None:

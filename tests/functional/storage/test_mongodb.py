@@ -15,7 +15,7 @@ import pytest
 from oslo_config import cfg
 
 from pipeline import cli, storage
-from pipeline.exceptions import ConfigError, StorageUnavailable
+from pipeline.exceptions import ConfigError, InvalidQuery, StorageUnavailable
 from pipeline.models import INT64_MAX, INT64_MIN, UTC, Event, TicketRecord, Trait
 from pipeline.storage import Connection, EventFilter
 from tests import servers
@@ -82,6 +82,13 @@ def test_unencodable_event_fails_alone(mongo: Connection) -> None:
     assert result.stored == ["good"]
     assert "BSON" in result.failed["bad"]
     assert [e.message_id for e in mongo.get_events(EventFilter())] == ["good"]
+
+
+def test_query_values_bson_cannot_encode_are_invalid_queries(mongo: Connection) -> None:
+    with pytest.raises(InvalidQuery):
+        mongo.get_events(EventFilter(event_type="half \ud800"))
+    with pytest.raises(InvalidQuery):
+        mongo.get_traits("half \ud800")
 
 
 def test_duplicates_across_batches_are_reported_and_not_stored_twice(mongo: Connection) -> None:

@@ -10,6 +10,7 @@ import pymongo
 import pytest
 
 from pipeline import storage
+from pipeline.exceptions import InvalidQuery, StorageError
 from pipeline.models import UTC, TicketRecord
 from pipeline.storage import Connection
 from tests import servers
@@ -92,3 +93,15 @@ def test_concurrent_writers_lose_nothing_and_make_one_ticket_per_key(
     total = WRITERS * BATCHES * PER_BATCH
     assert sum(t.occurrence_count for t in tickets) == total
     assert sum(len(mongo.get_occurrences(t.ticket_id, limit=None)) for t in tickets) == total
+
+
+def test_values_bson_cannot_encode_raise_pipeline_errors(mongo: Connection) -> None:
+    """Lone surrogates or 70-bit integers never leak bson/UnicodeEncodeError to callers."""
+    bad = TicketRecord("k", "app", T0, 14, "half \ud800", "l.py:1", "m", {})
+    with pytest.raises(StorageError, match="cannot be stored"):
+        mongo.record_tickets([bad])
+    with pytest.raises(InvalidQuery):
+        mongo.get_tickets(channel="half \ud800")
+    with pytest.raises(InvalidQuery):
+        mongo.count_tickets(level=2**70)
+    assert mongo.count_tickets() == 0
