@@ -58,6 +58,21 @@ class EventOut(BaseModel):
         )
 
 
+def event_dict(event: Event) -> dict[str, Any]:
+    """:class:`EventOut` of ``event`` as plain data, skipping pydantic (the hot path)."""
+    return {
+        "message_id": event.message_id,
+        "event_type": event.event_type,
+        "generated": iso_utc(event.generated),
+        "traits": [
+            {"name": t.name, "type": Trait.get_name_by_type(t.dtype),
+             "value": iso_utc(t.value) if t.dtype == Trait.DATETIME_TYPE else str(t.value)}
+            for t in event.traits
+        ],
+        "raw": event.raw or {},
+    }
+
+
 class TraitDescription(BaseModel):
     """A trait name of an event type with its type name, no value."""
 
