@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from pipeline.models import UTC, TicketRecord
 from pipeline.storage import Connection
 from tests.functional.api.conftest import ADMIN_P1, USER_U1_P1, serve
 
@@ -128,3 +130,21 @@ def test_page_needs_the_admin_role(ticket_conn: Connection) -> None:
 def test_stylesheet_is_served(page: TestClient) -> None:
     response = page.get("/static/style.css")
     assert response.status_code == 200 and ".tickets" in response.text
+
+
+def test_pages_of_25_with_links_that_keep_the_filters(ticket_conn: Connection) -> None:
+    now = dt.datetime.now(UTC)
+    ticket_conn.record_tickets([  # type: ignore[attr-defined]
+        TicketRecord(f"{n:040x}", "bulk", now - dt.timedelta(minutes=n), 14, "bulk.chan",
+                     f"bulk.py:{n}", "bulk", {"message": f"bulk {n}"})
+        for n in range(30)
+    ])
+    with serve(ticket_conn) as client:
+        first = client.get("/tickets", params={"app": "bulk"}).text
+        assert len(row_apps(first)) == 25 and "page 1 of 2" in first
+        link = re.search(r'<a rel="next" href="([^"]+)"', first)
+        assert link is not None and "app=bulk" in link.group(1)
+        second = client.get(link.group(1).replace("&amp;", "&")).text
+        assert len(row_apps(second)) == 5 and "page 2 of 2" in second
+        assert 'rel="next"' not in second and 'rel="prev"' in second
+        assert "bulk 29" in second  # the oldest last
