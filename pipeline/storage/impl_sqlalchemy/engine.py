@@ -58,6 +58,11 @@ def create_engine(url: str) -> sa.Engine:
     if backend != "sqlite":
         # A server restart must not fail the next batch with a dead pooled socket.
         kwargs["pool_pre_ping"] = True
+    if backend in ("mysql", "mariadb"):
+        # InnoDB's default REPEATABLE READ hides rows a concurrent writer
+        # committed after our first read, so an "insert, skip if present,
+        # then select" would not find the event type another writer created.
+        kwargs["isolation_level"] = "READ COMMITTED"
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except ImportError as err:

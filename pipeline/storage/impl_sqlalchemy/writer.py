@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline.exceptions import ConfigError
+from pipeline.exceptions import ConfigError, StorageUnavailable
 from pipeline.models import Event, Trait, to_utc
 from pipeline.storage.base import RecordResult
 from pipeline.storage.impl_sqlalchemy.schema import (
@@ -75,10 +75,16 @@ def event_type_ids(conn: sa.Connection, names: set[str]) -> dict[str, int]:
     """Ids of the event types ``names``, creating the missing ones (race-safe)."""
     query = sa.select(event_type.c.desc, event_type.c.id)
     found: dict[str, int] = dict(conn.execute(query.where(event_type.c.desc.in_(names))).all())
-    missing = names - found.keys()
-    if missing:
-        conn.execute(insert_skipping(conn, event_type, "desc"), [{"desc": n} for n in missing])
+    # Rarely, expiry deletes a type between our insert and select: try again.
+    for _ in range(3):
+        missing = names - found.keys()
+        if not missing:
+            return found
+        rows = [{"desc": name} for name in sorted(missing)]
+        conn.execute(insert_skipping(conn, event_type, "desc"), rows)
         found.update(conn.execute(query.where(event_type.c.desc.in_(missing))).all())
+    if names - found.keys():
+        raise StorageUnavailable(f"event types {sorted(names - found.keys())} keep vanishing")
     return found
 
 
@@ -108,7 +114,9 @@ def write_batch(conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
     result = RecordResult()
     rows: list[dict[str, Any]] = []
     accepted: list[Event] = []
-    for item in events:
+    # Rows go in message id order so that concurrent writers of overlapping
+    # batches take unique-key locks in the same order and cannot deadlock.
+    for item in sorted(events, key=lambda candidate: candidate.message_id):
         reason, raw = _problem(item)
         if reason is not None:
             result.failed[item.message_id] = reason

@@ -5,8 +5,11 @@ Runs on SQLite, PostgreSQL and MariaDB, each on a database of its own.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,6 +138,45 @@ def test_values_some_databases_refuse_fail_alone_or_round_trip(sql_conn: Connect
     else:
         assert result.failed["nul"]
     assert sorted(stored) == sorted(result.stored)
+
+
+def test_concurrent_overlapping_writers_store_each_event_exactly_once(
+    sql_conn: Connection,
+) -> None:
+    """Three processes' worth of writers race on the same ids and new event types."""
+    message_ids = [f"m{n:03d}" for n in range(150)]
+
+    def write(seed: int) -> list[str]:
+        order = random.Random(seed).sample(message_ids, len(message_ids))
+        conn = storage.get_connection(sql_conn.url)
+        stored: list[str] = []
+        try:
+            for start in range(0, len(order), 50):
+                batch = [
+                    Event(mid, f"type.{int(mid[1:]) % 4}", T0, (Trait("n", 2, int(mid[1:])),))
+                    for mid in order[start : start + 50]
+                ]
+                for attempt in range(10):
+                    try:
+                        result = conn.record_events(batch)
+                        break
+                    except StorageUnavailable:  # a deadlock victim retries, like the consumer
+                        time.sleep(0.05 * (attempt + 1))
+                else:
+                    raise AssertionError("storage stayed unavailable")
+                assert not result.failed, result.failed
+                stored += result.stored
+        finally:
+            conn.close()
+        return stored
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        stored = [mid for part in pool.map(write, range(3)) for mid in part]
+    assert sorted(stored) == message_ids
+    events = sql_conn.get_events(EventFilter())
+    assert sorted(e.message_id for e in events) == message_ids
+    assert all(e.traits == (Trait("n", 2, int(e.message_id[1:])),) for e in events)
+    assert sql_conn.get_event_types() == [f"type.{n}" for n in range(4)]
 
 
 def test_names_longer_than_the_columns_fail_with_a_reason(sql_conn: Connection) -> None:
