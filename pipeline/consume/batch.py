@@ -70,6 +70,15 @@ class Plan:
     dropped: int = 0
 
 
+@dataclass
+class Pending:
+    """A batch being collected: its messages in delivery order and their plan."""
+
+    since: float
+    items: list[Item] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+
+
 class EventSource(Protocol):
     """The part of :class:`pipeline.convert.EventConverter` the consumer uses."""
 
@@ -105,20 +114,23 @@ class Translator:
         """Translate every item; one bad message never affects the others."""
         plan = Plan()
         for item in items:
-            try:
-                if item.source is Source.NOTIFICATION:
-                    self._notification(item, plan)
-                else:
-                    record = self.decode_log_record(item.message.body)
-                    ticket = self.make_ticket(record)
-                    plan.tickets.append(ticket)
-                    plan.ticket_items.append(item)
-            except (DecodeError, ConversionError) as err:
-                plan.dead.append((item, f"{type(err).__name__}: {err}"))
-            except Exception as err:  # a converter bug must not poison the queue
-                LOG.exception("unexpected error converting a message; dead-lettering it")
-                plan.dead.append((item, f"unexpected {type(err).__name__}: {err}"))
+            self.add(plan, item)
         return plan
+
+    def add(self, plan: Plan, item: Item) -> None:
+        """Translate one item into ``plan`` (its records, or a dead letter)."""
+        try:
+            if item.source is Source.NOTIFICATION:
+                self._notification(item, plan)
+            else:
+                ticket = self.make_ticket(self.decode_log_record(item.message.body))
+                plan.tickets.append(ticket)
+                plan.ticket_items.append(item)
+        except (DecodeError, ConversionError) as err:
+            plan.dead.append((item, f"{type(err).__name__}: {err}"))
+        except Exception as err:  # a converter bug must not poison the queue
+            LOG.exception("unexpected error converting a message; dead-lettering it")
+            plan.dead.append((item, f"unexpected {type(err).__name__}: {err}"))
 
     def _notification(self, item: Item, plan: Plan) -> None:
         notification = self.decode_notification(item.message.body)

@@ -10,11 +10,12 @@ Both queues are consumed on one channel with a prefetch of
 ``[notification] prefetch_count`` (0 = twice ``batch_size``). Deliveries are
 buffered in arrival order; a batch is the oldest ``batch_size`` of them, cut
 when that many have arrived or ``batch_timeout`` after the oldest arrived.
-The batch is decoded, converted and written on a storage thread
-(:class:`~pipeline.consume.writer.BackgroundWriter`) while this thread keeps
-receiving the next one and serving the connection (heartbeats), also
-during storage back-off; acknowledging and dead-lettering happen here, on
-the connection's own thread, because py-amqp channels are not thread-safe.
+Each message is decoded and converted on arrival; a full batch is written
+on a storage thread (:class:`~pipeline.consume.writer.BackgroundWriter`)
+while this thread receives and converts the next one and keeps serving the
+connection (heartbeats), also during storage back-off. Acknowledging and
+dead-lettering happen here, on the connection's own thread, because py-amqp
+channels are not thread-safe.
 
 **Acknowledgement policy.** A batch is always acknowledged *as a whole* with
 a single ``basic.ack`` carrying ``multiple=True`` and the batch's highest
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -45,7 +47,7 @@ from kombu.transport import virtual
 from oslo_config import cfg
 
 from pipeline.consume import topology
-from pipeline.consume.batch import EventSource, Item, Source, Translator
+from pipeline.consume.batch import EventSource, Item, Pending, Source, Translator
 from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BackgroundWriter, BatchWriter, Done
 
@@ -88,8 +90,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self.batch_size: int = opts.batch_size
         self.batch_timeout: float = opts.batch_timeout
         self.prefetch: int = opts.prefetch_count or 2 * opts.batch_size
-        self._buffer: list[Item] = []
-        self._oldest = 0.0
+        self._batches: deque[Pending] = deque()
         self._conn: Any = None
         self._channel: Any = None
         self._producer: kombu.Producer | None = None
@@ -97,7 +98,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self._reload_requested = False
         self._connections = 0
         self._generation = 0
-        self._background = BackgroundWriter(translator, writer)
+        self._background = BackgroundWriter(writer)
 
     # -- control (signal handlers call these) -------------------------------
 
@@ -117,8 +118,8 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             LOG.info("stopped while the broker was unreachable")
         finally:
             self._background.close()
-            if self._buffer:
-                LOG.warning("%d messages left unacknowledged for redelivery", len(self._buffer))
+            if self._batches:
+                LOG.warning("%d messages left unacknowledged for redelivery", self._pending())
 
     # -- ConsumerMixin hooks ----------------------------------------------
 
@@ -152,11 +153,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             LOG.warning(
                 "broker connection re-established; %d unacknowledged messages of the "
                 "old connection will be redelivered",
-                len(self._buffer),
+                self._pending(),
             )
         # Results of batches received on the old connection are discarded.
         self._generation = self._connections
-        self._buffer = []
+        self._batches.clear()
         self._abandoned = False
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
@@ -178,15 +179,13 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
     def on_iteration(self) -> None:
         for done in self._background.finished():
             self._finish(done)
-        if (
-            self._buffer
-            and not self._background.busy
-            and (
-                len(self._buffer) >= self.batch_size
-                or time.monotonic() - self._oldest >= self.batch_timeout
-            )
-        ):
-            self._submit()
+        if self._batches and not self._background.busy:
+            first = self._batches[0]
+            if (
+                len(first.items) >= self.batch_size
+                or time.monotonic() - first.since >= self.batch_timeout
+            ):
+                self._submit()
         if self._reload_requested:
             self._reload()
         if self.stats.due(self.conf.notification.stats_interval):
@@ -196,7 +195,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         # Consumers are cancelled: finish what is in hand, then let go.
         for done in self._background.finished(wait=True):
             self._finish(done)
-        while self._buffer and not self._abandoned:
+        while self._batches and not self._abandoned:
             self._submit()
             for done in self._background.finished(wait=True):
                 self._finish(done)
@@ -210,16 +209,23 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self._received(Item(message, Source.LOG_RECORD))
 
     def _received(self, item: Item) -> None:
-        if not self._buffer:
-            self._oldest = time.monotonic()
-        self._buffer.append(item)
+        # Decoded and converted on arrival, so that this thread prepares the
+        # next batch while the storage thread writes the previous one.
+        if not self._batches or len(self._batches[-1].items) >= self.batch_size:
+            self._batches.append(Pending(time.monotonic()))
+        pending = self._batches[-1]
+        pending.items.append(item)
+        self.translator.add(pending.plan, item)
+
+    def _pending(self) -> int:
+        return sum(len(pending.items) for pending in self._batches)
 
     def _submit(self) -> None:
         """Hand the oldest batch to the storage thread."""
-        batch = self._buffer[: self.batch_size]
-        del self._buffer[: self.batch_size]
-        self._oldest = time.monotonic()
-        self._background.submit(self._generation, batch, lambda: self.should_stop)
+        pending = self._batches.popleft()
+        self._background.submit(
+            self._generation, pending.items, pending.plan, lambda: self.should_stop
+        )
 
     def _finish(self, done: Done) -> None:
         """Dead-letter and acknowledge a stored batch (consumer thread only)."""
@@ -237,7 +243,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             # Not stored: acknowledging anything later with multiple=True
             # would acknowledge this batch too, so nothing more is acked.
             self._abandoned = True
-            self._buffer = []
+            self._batches.clear()
             return
         for item, reason in (*done.plan.dead, *written.dead):
             self._dead_letter(item, reason)

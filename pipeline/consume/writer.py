@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipeline.consume.batch import Item, Plan, Translator
+from pipeline.consume.batch import Item, Plan
 from pipeline.consume.retry import Backoff, pause
 from pipeline.consume.stats import Stats
 from pipeline.exceptions import StorageUnavailable
@@ -199,21 +199,21 @@ class Done:
 
 
 class BackgroundWriter:
-    """Translate and store batches on one thread beside the consumer's.
+    """Store batches on one thread beside the consumer's.
 
-    The consumer thread keeps receiving (and serving the broker connection:
-    heartbeats, redeliveries) while a batch is converted and written, which
-    overlaps the broker's work with the database's. Only one batch is in
-    flight at a time; results come back in submission order and carry the
-    connection ``generation`` they were received on, so the consumer never
-    acknowledges on a new connection what it received on an old one.
+    The consumer thread keeps receiving, decoding and converting the next
+    batch (and serving the broker connection: heartbeats) while this thread
+    writes the previous one, which overlaps the database's work with ours.
+    Only one batch is in flight at a time; results come back in submission
+    order and carry the connection ``generation`` they were received on, so
+    the consumer never acknowledges on a new connection what it received on
+    an old one.
     """
 
-    def __init__(self, translator: Translator, writer: BatchWriter) -> None:
-        self.translator = translator
+    def __init__(self, writer: BatchWriter) -> None:
         self.writer = writer
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-store")
-        self._inflight: deque[tuple[int, list[Item], Future[tuple[Plan, Written | None]]]]
+        self._inflight: deque[tuple[int, list[Item], Plan, Future[Written | None]]]
         self._inflight = deque()
 
     @property
@@ -221,16 +221,12 @@ class BackgroundWriter:
         """True while a batch is being stored."""
         return bool(self._inflight)
 
-    def submit(self, generation: int, batch: list[Item], stopping: Callable[[], bool]) -> None:
-        """Start translating and storing ``batch``."""
-        future = self._executor.submit(self._store, batch, stopping)
-        self._inflight.append((generation, batch, future))
-
-    def _store(
-        self, batch: list[Item], stopping: Callable[[], bool]
-    ) -> tuple[Plan, Written | None]:
-        plan = self.translator.plan(batch)
-        return plan, self.writer.write(plan, None, stopping)
+    def submit(
+        self, generation: int, batch: list[Item], plan: Plan, stopping: Callable[[], bool]
+    ) -> None:
+        """Start storing ``plan`` (the translation of ``batch``)."""
+        future = self._executor.submit(self.writer.write, plan, None, stopping)
+        self._inflight.append((generation, batch, plan, future))
 
     def finished(self, wait: bool = False) -> Iterator[Done]:
         """Batches done so far, oldest first (``wait``: also those in flight).
@@ -238,10 +234,9 @@ class BackgroundWriter:
         An exception raised while storing (a bug: storage errors are
         retried inside) is re-raised here, in the consumer's thread.
         """
-        while self._inflight and (wait or self._inflight[0][2].done()):
-            generation, batch, future = self._inflight.popleft()
-            plan, written = future.result()
-            yield Done(generation, batch, plan, written)
+        while self._inflight and (wait or self._inflight[0][3].done()):
+            generation, batch, plan, future = self._inflight.popleft()
+            yield Done(generation, batch, plan, future.result())
 
     def close(self) -> None:
         """Wait for the batch in flight and stop the thread."""

@@ -132,12 +132,13 @@ def test_background_writer_returns_batches_in_order_with_their_generation() -> N
 
     storage = FlakyStorage(outages=2)
     batch_writer, _ = writer(storage)
-    background = BackgroundWriter(fakes.translator(), batch_writer)
+    background = BackgroundWriter(batch_writer)
+    translator = fakes.translator()
     try:
         first = items(fakes.notification("a"))
         second = items(fakes.notification("b"), b"junk")
-        background.submit(1, first, lambda: False)
-        background.submit(2, second, lambda: False)
+        background.submit(1, first, translator.plan(first), lambda: False)
+        background.submit(2, second, translator.plan(second), lambda: False)
         assert background.busy
         done = list(background.finished(wait=True))
     finally:
@@ -153,14 +154,14 @@ def test_background_writer_reraises_a_bug_in_the_consumer_thread() -> None:
 
     from pipeline.consume.writer import BackgroundWriter
 
-    class Broken:
-        def plan(self, batch: list[Item]) -> None:
+    class Broken(BatchWriter):
+        def write(self, *args: Any) -> None:
             raise RuntimeError("bug")
 
-    batch_writer, _ = writer(FlakyStorage())
-    background = BackgroundWriter(Broken(), batch_writer)  # type: ignore[arg-type]
+    background = BackgroundWriter(Broken(FlakyStorage(), Stats(), Backoff()))  # type: ignore[arg-type]
+    batch = items(fakes.notification("a"))
     try:
-        background.submit(0, items(fakes.notification("a")), lambda: False)
+        background.submit(0, batch, fakes.translator().plan(batch), lambda: False)
         with pytest.raises(RuntimeError, match="bug"):
             list(background.finished(wait=True))
     finally:
