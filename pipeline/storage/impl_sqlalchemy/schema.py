@@ -156,6 +156,8 @@ def _trait_table(name: str, value_type: sa.types.TypeEngine[Any]) -> sa.Table:
         sa.Column("event_id", id_type(), primary_key=True),
         sa.Column("key", name_type(), primary_key=True),
         sa.Column("value", value_type, nullable=False),
+        # SQLite: the primary key is the table, saving one b-tree per row.
+        sqlite_with_rowid=False,
     )
 
 

@@ -69,6 +69,7 @@ def upgrade() -> None:
             sa.Column("event_id", id_type(), primary_key=True),
             sa.Column("key", name_type(), primary_key=True),
             sa.Column("value", value_type(), nullable=False),
+            sqlite_with_rowid=False,
             **options,
         )
         if name != "trait_text":
