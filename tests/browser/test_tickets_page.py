@@ -89,6 +89,19 @@ def rows(driver: object) -> list[tuple[str, str]]:
     return found
 
 
+def click_and_wait(driver: object, element: object) -> None:
+    """Click, then wait until the page the click left is gone (a new one loaded)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old_page = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    element.click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def test_page_loads_filters_and_solves(base_url: str, browser: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -102,16 +115,16 @@ def test_page_loads_filters_and_solves(base_url: str, browser: object) -> None:
 
     form = driver.find_element(By.ID, "filters")  # type: ignore[attr-defined]
     Select(form.find_element(By.NAME, "level")).select_by_value("error")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert rows(driver) == [("nova", "open"), ("web", "open")]
     assert "level=error" in driver.current_url  # type: ignore[attr-defined]
 
     web_row = driver.find_elements(By.CSS_SELECTOR, "tr.ticket")[1]  # type: ignore[attr-defined]
-    web_row.find_element(By.CSS_SELECTOR, "button.solve").click()
+    click_and_wait(driver, web_row.find_element(By.CSS_SELECTOR, "button.solve"))
     assert rows(driver) == [("nova", "open"), ("web", "solved")]
     assert "level=error" in driver.current_url  # type: ignore[attr-defined]  # back where it was
 
-    driver.find_element(By.CSS_SELECTOR, "a.message").click()  # type: ignore[attr-defined]
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "a.message"))  # type: ignore[attr-defined]
     assert "RuntimeError: no valid host" in driver.find_element(  # type: ignore[attr-defined]
         By.CSS_SELECTOR, "pre code").text
     assert driver.save_screenshot(str(ARTIFACTS / "ticket-detail.png"))  # type: ignore[attr-defined]

@@ -148,3 +148,15 @@ def test_pages_of_25_with_links_that_keep_the_filters(ticket_conn: Connection) -
         assert len(row_apps(second)) == 5 and "page 2 of 2" in second
         assert 'rel="next"' not in second and 'rel="prev"' in second
         assert "bulk 29" in second  # the oldest last
+
+
+def test_column_headers_sort_and_toggle_direction(page: TestClient) -> None:
+    html = page.get("/tickets", params={"app": "nova"}).text
+    link = re.search(r'<a class="sort" href="([^"]+)">Events', html)
+    assert link is not None
+    href = link.group(1).replace("&amp;", "&")
+    assert "order_by=-occurrence_count" in href and "app=nova" in href
+    sorted_html = page.get(href).text
+    assert row_apps(sorted_html) == ["nova"]
+    again = re.search(r'<a class="sort" href="([^"]+)">Events ↓', sorted_html)
+    assert again is not None and "order_by=occurrence_count" in again.group(1)
