@@ -220,14 +220,24 @@ def _driver_call(conn: sa.Connection, statement: str, call: Callable[[Any], Any]
         raise exc.DBAPIError.instance(statement, None, err, dbapi.Error) from err
 
 
+#: PostgreSQL type of each trait table's value, for binary COPY.
+_COPY_TYPES = {
+    "trait_text": "text",
+    "trait_int": "int8",
+    "trait_float": "float8",
+    "trait_datetime": "timestamp",
+}
+
+
 def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str, Any]]) -> None:
     """PostgreSQL COPY: many times faster than any INSERT for thousands of rows."""
-    statement = f"COPY {table.name} (event_id, key, value) FROM STDIN"
+    statement = f"COPY {table.name} (event_id, key, value) FROM STDIN (FORMAT BINARY)"
     if rows and isinstance(rows[0][2], dt.datetime):  # stored as naive UTC, like UTCDateTime
         rows = [(pk, key, to_utc(value).replace(tzinfo=None)) for pk, key, value in rows]
 
     def copy_all(cursor: Any) -> None:
         with cursor.copy(statement) as copy:
+            copy.set_types(["int8", "varchar", _COPY_TYPES[table.name]])
             for row in rows:
                 copy.write_row(row)
 
