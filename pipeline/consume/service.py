@@ -77,6 +77,22 @@ def build_consumer(
     )
 
 
+def exit_on_stop_signals() -> None:
+    """Until a consumer exists, SIGTERM/SIGINT exit at once with status 0.
+
+    Nothing has been received yet, so there is nothing to finish; this
+    covers start-up (connecting to storage may be retried for a long time)
+    and a worker the supervisor has just forked.
+    """
+
+    def leave(signum: int, _frame: Any) -> None:
+        LOG.info("signal %s during start-up: exiting", signum)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+
+
 def install_signals(consumer: Consumer) -> None:
     """Route SIGTERM/SIGINT to a graceful stop and SIGHUP to a reload."""
 
@@ -94,6 +110,7 @@ def install_signals(consumer: Consumer) -> None:
 
 def run_worker(conf: cfg.ConfigOpts, stats_stream: TextIO | None = None) -> int:
     """Consume until SIGTERM/SIGINT; return the exit status (0)."""
+    exit_on_stop_signals()
     conn = storage.get_connection_from_config(conf, require=[Capability.EVENTS])
     try:
         consumer = build_consumer(conf, conn, stats_stream=stats_stream)

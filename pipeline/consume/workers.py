@@ -27,6 +27,10 @@ HEALTHY_AFTER = 10.0
 STOP_TIMEOUT = 60.0
 
 
+def _exit_cleanly(_signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
 class Supervisor:
     """Start ``count`` processes running ``target()`` and keep them running."""
 
@@ -41,9 +45,11 @@ class Supervisor:
         self.restarts = 0
 
     def _child_main(self) -> None:
-        # Children install their own handlers; start from the defaults.
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_DFL)
+        # Until the worker installs its own handlers, a stop means "exit
+        # cleanly now" (nothing received yet) and a reload has nothing to do.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        signal.signal(signal.SIGINT, _exit_cleanly)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         os._exit(self.target())
 
     def _spawn(self, slot: int) -> None:
