@@ -76,10 +76,10 @@ def tickets_page(
         filters = ticket_filters(app or None, status or None, level or None, None)
         if not 1 <= page <= 1_000_000:
             raise BadRequest(f"page must be between 1 and 1000000, got {page}")
-        found = conn.get_tickets(  # type: ignore[attr-defined]
+        found = conn.get_tickets(
             check_order(order_by), PER_PAGE, (page - 1) * PER_PAGE, **filters
         )
-        total = conn.count_tickets(**filters)  # type: ignore[attr-defined]
+        total = conn.count_tickets(**filters)
     except Forbidden as err:
         return _error(request, 403, str(err))
     except (BadRequest, InvalidQuery) as err:
@@ -101,8 +101,8 @@ def ticket_page(request: Request, ticket_id: TicketId, caller: Caller, conn: Tic
     """One ticket with its latest occurrences and their exceptions."""
     try:
         caller.require_admin()
-        ticket = conn.get_ticket(ticket_id)  # type: ignore[attr-defined]
-        recent = conn.get_occurrences(  # type: ignore[attr-defined]
+        ticket = conn.get_ticket(ticket_id)
+        recent = conn.get_occurrences(
             ticket_id, "-time", DETAIL_OCCURRENCES, 0
         )
     except Forbidden as err:
@@ -137,7 +137,7 @@ def solve_from_page(
     """Solve a ticket, then go back to the page the button was on."""
     try:
         caller.require_admin()
-        conn.solve_ticket(ticket_id)  # type: ignore[attr-defined]
+        conn.solve_ticket(ticket_id)
     except Forbidden as err:
         return _error(request, 403, str(err))
     except NotFound as err:

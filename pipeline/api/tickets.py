@@ -98,8 +98,8 @@ def list_tickets(
     """Tickets matching the filters, ordered, one page at a time."""
     check_page(limit, offset, 10_000)
     filters = ticket_filters(app, status, level, channel)
-    found = conn.get_tickets(check_order(order_by), limit, offset, **filters)  # type: ignore[attr-defined]
-    total = conn.count_tickets(**filters)  # type: ignore[attr-defined]
+    found = conn.get_tickets(check_order(order_by), limit, offset, **filters)
+    total = conn.count_tickets(**filters)
     return TicketList(
         tickets=[TicketOut.of(t, level_name(t.level)) for t in found],
         total=total, limit=limit, offset=offset,
@@ -109,7 +109,7 @@ def list_tickets(
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
 def get_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
     """One ticket (404 when unknown)."""
-    ticket = conn.get_ticket(ticket_id)  # type: ignore[attr-defined]
+    ticket = conn.get_ticket(ticket_id)
     return TicketOut.of(ticket, level_name(ticket.level))
 
 
@@ -123,8 +123,8 @@ def list_occurrences(
     check_page(limit, offset, 10_000)
     if order_by not in ("time", "-time"):
         raise BadRequest(f"occurrences are ordered by time or -time, got {order_by!r}")
-    conn.get_ticket(ticket_id)  # type: ignore[attr-defined]  # 404 before an empty page
-    found = conn.get_occurrences(ticket_id, order_by, limit, offset)  # type: ignore[attr-defined]
+    conn.get_ticket(ticket_id)  # 404 before an empty page
+    found = conn.get_occurrences(ticket_id, order_by, limit, offset)
     return OccurrenceList(
         occurrences=[OccurrenceOut.of(o) for o in found], limit=limit, offset=offset
     )
@@ -133,12 +133,12 @@ def list_occurrences(
 @router.post("/tickets/{ticket_id}/solve", response_model=TicketOut)
 def solve_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
     """Mark a ticket solved; it reopens (regressed) when it fires again."""
-    conn.solve_ticket(ticket_id)  # type: ignore[attr-defined]
+    conn.solve_ticket(ticket_id)
     return get_ticket(ticket_id, _, conn)
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204, response_class=Response)
 def delete_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> Response:
     """Delete a ticket and its occurrences."""
-    conn.delete_ticket(ticket_id)  # type: ignore[attr-defined]
+    conn.delete_ticket(ticket_id)
     return Response(status_code=204)

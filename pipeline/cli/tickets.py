@@ -54,7 +54,7 @@ def list_tickets(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     filters = _filters(args)
     conn = _connect(conf)
     try:
-        tickets = conn.get_tickets(args.order_by, args.limit, args.offset, **filters)  # type: ignore[attr-defined]
+        tickets = conn.get_tickets(args.order_by, args.limit, args.offset, **filters)
     finally:
         conn.close()
     if args.format == "json":
@@ -72,8 +72,8 @@ def show_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Print one ticket and its latest occurrences; exit 1 when unknown."""
     conn = _connect(conf)
     try:
-        ticket = conn.get_ticket(args.ticket_id)  # type: ignore[attr-defined]
-        recent = conn.get_occurrences(  # type: ignore[attr-defined]
+        ticket = conn.get_ticket(args.ticket_id)
+        recent = conn.get_occurrences(
             args.ticket_id, "-time", args.occurrences, 0)
     finally:
         conn.close()
@@ -91,7 +91,7 @@ def solve_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Mark a ticket solved; exit 1 when unknown."""
     conn = _connect(conf)
     try:
-        conn.solve_ticket(args.ticket_id)  # type: ignore[attr-defined]
+        conn.solve_ticket(args.ticket_id)
     finally:
         conn.close()
     print(f"ticket {args.ticket_id} solved")
@@ -102,7 +102,7 @@ def delete_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Delete a ticket and its occurrences; exit 1 when unknown."""
     conn = _connect(conf)
     try:
-        conn.delete_ticket(args.ticket_id)  # type: ignore[attr-defined]
+        conn.delete_ticket(args.ticket_id)
     finally:
         conn.close()
     print(f"ticket {args.ticket_id} deleted")
