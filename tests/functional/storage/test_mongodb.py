@@ -39,10 +39,10 @@ def mongo(mongo_url: str, conf: cfg.ConfigOpts) -> Iterator[Connection]:
         conn.close()
 
 
-def _indexes(url: str) -> dict[str, dict[str, object]]:
+def _indexes(url: str, collection: str = "events") -> dict[str, dict[str, object]]:
     client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(url)
     try:
-        return dict(client.get_default_database()["events"].index_information())
+        return dict(client.get_default_database()[collection].index_information())
     finally:
         client.close()
 
@@ -163,6 +163,8 @@ def test_dbsync_and_expire_through_the_cli(
     )
     assert cli.main(["--config-file", str(config), "dbsync"]) == 0
     assert _indexes(mongo_url)["generated_ttl"]["expireAfterSeconds"] == 3600
+    assert _indexes(mongo_url, "tickets")["app_record_hash"]["unique"] is True
+    assert "ticket_time" in _indexes(mongo_url, "occurrences")
     conn = storage.get_connection(mongo_url)
     try:
         old = [Event(f"old-{i}", "t", NOW - dt.timedelta(hours=2, seconds=i)) for i in range(5)]
