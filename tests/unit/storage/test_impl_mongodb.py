@@ -19,3 +19,10 @@ def test_missing_pymongo_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(MissingExtra, match=r"pip install 'pipeline\[mongodb\]'") as info:
         storage.get_connection("mongodb://127.0.0.1:1/db")
     assert (info.value.package, info.value.extra) == ("pymongo", "mongodb")
+
+
+def test_srv_urls_pick_the_mongodb_driver() -> None:
+    assert storage.url_scheme("mongodb+srv://u:p@cluster.example.org/db") == "mongodb"
+    loaded = storage._load_driver_class("mongodb")
+    assert loaded.__module__ == "pipeline.storage.impl_mongodb"
+    assert storage.Capability.TICKET_EXPIRY in loaded.capabilities
