@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import multiprocessing
 import random
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pipeline.models import UTC, TicketRecord
 from pipeline.storage import Capability, get_connection
@@ -106,3 +110,74 @@ def test_eight_racing_writers_lose_no_record(race_url: str) -> None:
             assert ticket.last_occurrence_time == max(o.time for o in occurrences[ticket.ticket_id])
     finally:
         conn.close()
+
+
+def _locked(engine: sa.Engine, key: str) -> bool:
+    """True when another transaction holds the row lock of ticket ``key``."""
+    probe = sa.text(
+        "SELECT ticket_id FROM ticket WHERE app_id = 'app' AND record_hash = :key FOR UPDATE NOWAIT"
+    )
+    with engine.connect() as conn, conn.begin():
+        try:
+            conn.execute(probe, {"key": key})
+        except sa.exc.DBAPIError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mysql"])
+def test_a_deadlocked_batch_is_retried_inside_the_driver(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another client holding rows in the opposite order makes the writer the
+    deadlock victim; the driver retries the batch and nothing is lost."""
+    caplog.set_level(logging.INFO, logger="pipeline.storage.impl_sqlalchemy.tickets")
+    databases = {"postgresql": servers.postgresql_database, "mysql": servers.mysql_database}
+    with databases[database]() as url:
+        conn = get_connection(url)
+        conn.upgrade()
+        extra = [f"x{n:02d}" for n in range(20)]
+        conn.record_tickets([_one(key) for key in ("a", "b", *extra)])
+        engine = sa.create_engine(url)
+        results: list[Any] = []
+
+        def write() -> None:
+            try:
+                results.append(conn.record_tickets([_one("a"), _one("b")]))
+            except Exception as err:  # noqa: BLE001 - shown by the assertion below
+                results.append(err)
+
+        writer = threading.Thread(target=write)
+        try:
+            with engine.connect() as other, other.begin():
+                if database == "postgresql":  # the writer's check (1 s) must fire first
+                    other.execute(sa.text("SET LOCAL deadlock_timeout = '20s'"))
+                # Heavier than the writer, so InnoDB also picks the writer as
+                # victim; by the unique key, so that InnoDB locks these rows only.
+                other.execute(
+                    sa.text("UPDATE ticket SET level = level + 1"
+                            " WHERE app_id = 'app' AND record_hash = :key"),
+                    [{"key": key} for key in ("b", *extra)],
+                )
+                writer.start()
+                deadline = time.monotonic() + 30
+                while not _locked(engine, "a"):  # the writer holds a, then waits for b
+                    assert writer.is_alive(), f"the writer ended early: {results}"
+                    assert time.monotonic() < deadline, "the writer never blocked"
+                    time.sleep(0.05)
+                other.execute(sa.text(
+                    "UPDATE ticket SET level = level + 1 WHERE app_id = 'app' AND record_hash = 'a'"))
+            writer.join(60)
+            assert len(results) == 1 and not results[0].failed, results
+            counts = {t.record_hash: t.occurrence_count for t in conn.get_tickets(limit=None)}
+            assert counts["a"] == counts["b"] == 2
+            assert any("record tickets" in r.getMessage() and "retry 1" in r.getMessage()
+                       for r in caplog.records)
+        finally:
+            writer.join(60)
+            engine.dispose()
+            conn.close()
+
+
+def _one(key: str) -> TicketRecord:
+    return TicketRecord(key, "app", T0, 14, "c", "l:1", "m", {"k": key})
