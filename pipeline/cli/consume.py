@@ -9,6 +9,7 @@ import sys
 
 from oslo_config import cfg
 
+from pipeline.consume.batch import load_converter
 from pipeline.consume.service import run_worker
 from pipeline.consume.workers import Supervisor
 from pipeline.storage import dress_url
@@ -31,6 +32,9 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     workers = conf.notification.workers
     if workers == 1:
         return run_worker(conf, stream)
+    # A bad definitions file would make every worker die at start-up and be
+    # restarted forever: fail once, here, with the file:line:column instead.
+    load_converter(conf)
     return Supervisor(functools.partial(run_worker, conf, stream), workers).run()
 
 
