@@ -282,3 +282,16 @@ def stored_message_ids(pg_url: str) -> list[str]:
     with psycopg.connect(url) as conn:
         return [row[0] for row in conn.execute("SELECT message_id FROM event")]
 
+
+
+def unacknowledged(name: str) -> int:
+    """Messages of queue ``name`` delivered but not yet acknowledged (rabbitmqctl)."""
+    listing = subprocess.run(
+        ["rabbitmqctl", "list_queues", "name", "messages_unacknowledged", "-q"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    for line in listing.stdout.splitlines():
+        queue, _, count = line.partition("\t")
+        if queue == name:
+            return int(count)
+    raise AssertionError(f"queue {name} not found")

@@ -25,6 +25,7 @@ from tests.functional.consume.conftest import (
     declare_topology,
     publish_raw,
     queue_depth,
+    unacknowledged,
     wait_for,
 )
 
@@ -86,6 +87,8 @@ def test_bad_bodies_are_dead_lettered_with_reasons_and_good_ones_around_them_sto
         assert message.headers["x-original-routing-key"] == f"{names.topic}.info"
         assert message.headers["x-original-queue"] == names.queue
     assert queue_depth(names.queue) == 0
+    # One multiple-ack covered the good and the dead-lettered messages alike.
+    wait_for(lambda: unacknowledged(names.queue) == 0, 10, "every message acknowledged")
 
 
 @pytest.fixture
