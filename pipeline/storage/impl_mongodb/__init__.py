@@ -15,7 +15,10 @@ events by itself; turning it off again drops that index. ``pipeline expire``
 works either way.
 
 Only standard commands are used (bulk writes, ``$elemMatch``, aggregation,
-``collMod``), so the driver runs on MongoDB 5.0+ and compatible servers.
+``collMod``, transactions where the server offers them), so the driver runs
+on MongoDB 5.0+ and compatible servers. Deploy a replica set (even of one
+member): there each ticket batch is one transaction; a standalone server
+has none (see :mod:`.ticket_upserts` for what that costs).
 The document layouts and why they were chosen are described in
 :mod:`.events`; pymongo errors are translated as :mod:`.errors` says.
 """
@@ -74,14 +77,16 @@ class Connection(BaseConnection):
         self._db = self._client.get_default_database(DEFAULT_DATABASE)
         try:
             with errors.translated(f"connecting to {dress_url(url)}"):
-                # MongoClient connects lazily; ping now so that start-up
+                # MongoClient connects lazily; ask now so that start-up
                 # retries (get_connection) see an unreachable server.
-                self._client.admin.command("ping")
+                hello = self._client.admin.command("hello")
         except Exception:
             self._client.close()
             raise
+        # Replica sets and sharded clusters have multi-document transactions.
+        transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
         self._events: EventCollection = events.EventCollection(self._db[events.COLLECTION])
-        self._tickets: TicketCollections = tickets.TicketCollections(self._db)
+        self._tickets: TicketCollections = tickets.TicketCollections(self._db, transactions)
 
     @staticmethod
     def _make_client(pymongo: Any, url: str) -> pymongo.MongoClient[Any]:

@@ -1,4 +1,4 @@
-"""Writing a batch of tickets to MongoDB: race-free without transactions.
+"""Writing a batch of tickets to MongoDB: race-free, in a transaction when the server has them.
 
 One batch costs four round trips: read the ids of the batch's keys that
 already exist; reserve ids (new tickets, every occurrence); one unordered
@@ -11,9 +11,14 @@ writers to one ticket per key: an upsert that loses the insert race either
 matches the winner's document (the server retries it) or fails with a
 duplicate-key error, and is then retried by this module — never dropped.
 
-Without a multi-document transaction, a failure between the ticket bulk and
-the occurrence insert leaves counts whose occurrences are missing, and the
-caller's retry counts that batch again; the error raised says so. A ticket
+On a replica set or sharded cluster the bulk and the insert run in one
+multi-document transaction (``with_transaction`` retries transient write
+conflicts; a lost insert race aborts and reruns it), so a failure writes
+nothing. A standalone server has no transactions: there a failure between
+the ticket bulk and the occurrence insert leaves counts whose occurrences
+are missing, and the caller's retry counts that batch again; the error
+raised says so. Ids are reserved outside the transaction (an aborted one
+leaves a gap) so that the counter document does not serialise writers. A ticket
 deleted while a batch for it is being written may come back under its old
 id, and its last occurrences may be deleted with it: deleting is an
 operator's action on a ticket, not expected while it fires.
@@ -23,14 +28,17 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
 from pymongo import ReturnDocument, UpdateMany, UpdateOne
+from pymongo.client_session import ClientSession
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from pipeline.exceptions import StorageError, StorageUnavailable
 from pipeline.models import TicketRecord, TicketStatus
@@ -41,6 +49,10 @@ from pipeline.storage.tickets import TicketGroup
 LOG = logging.getLogger(__name__)
 #: Rounds of the upsert bulk before giving up on keys that keep colliding.
 MAX_ATTEMPTS = 5
+#: Runs of a ticket transaction before giving up (conflicts are retried with back-off).
+TRANSACTION_ATTEMPTS = 30
+#: Server error code of two transactions writing the same document.
+WRITE_CONFLICT = 112
 
 Key = tuple[str, str]
 
@@ -110,41 +122,83 @@ def _reopen(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
     ]
 
 
-class TicketUpserts:
-    """Writes ticket batches into the ``tickets``, ``occurrences`` and ``counters`` collections."""
+class _Collided(Exception):
+    """Upserts inside a transaction lost an insert race: rerun the whole transaction."""
 
-    def __init__(self, database: Database[Any]) -> None:
+
+class TicketUpserts:
+    """Writes ticket batches into the ``tickets``, ``occurrences`` and ``counters`` collections.
+
+    ``transactions`` says whether the server has multi-document transactions.
+    """
+
+    def __init__(self, database: Database[Any], transactions: bool) -> None:
+        self._client = database.client
         self._tickets = database["tickets"]
         self._occurrences = database["occurrences"]
         self._counters = database["counters"]
+        self._transactions = transactions
 
     def write(self, groups: Sequence[TicketGroup]) -> dict[Key, int]:
         """Upsert every group's ticket, then insert its occurrences; the ticket ids."""
         with translated("recording tickets"):
-            records = sum(group.count for group in groups)
-            ids, occurrence_ids = self._upsert_all(groups, records)
-            documents = [
-                _occurrence_document(next(occurrence_ids), ids[_key(group)], record)
-                for group in groups
-                for record in group.records
-            ]
-            self._insert_occurrences(documents)
+            if not self._transactions:
+                return self._write(groups, None)
+            for attempt in range(TRANSACTION_ATTEMPTS):
+                ids = self._write_in_transaction(groups)
+                if ids is not None:
+                    return ids
+                # Jittered back-off so that colliding writers fall out of step.
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
+        raise StorageUnavailable(
+            f"ticket transactions kept colliding after {TRANSACTION_ATTEMPTS} attempts"
+        )
+
+    def _write_in_transaction(self, groups: Sequence[TicketGroup]) -> dict[Key, int] | None:
+        """One transaction; None when it lost a race and must run again.
+
+        Not ``with_transaction``: that retries for up to two minutes, also
+        when the server is gone, where the caller wants StorageUnavailable now.
+        """
+        with self._client.start_session() as session:
+            try:
+                with session.start_transaction():
+                    return self._write(groups, session)
+            except _Collided:
+                pass
+            except OperationFailure as err:  # not ConnectionFailure: that is no conflict
+                if not err.has_error_label("TransientTransactionError"):
+                    raise
+        LOG.debug("a ticket transaction lost a race; running it again")
+        return None
+
+    def _write(
+        self, groups: Sequence[TicketGroup], session: ClientSession | None
+    ) -> dict[Key, int]:
+        records = sum(group.count for group in groups)
+        ids, occurrence_ids = self._upsert_all(groups, records, session)
+        documents = [
+            _occurrence_document(next(occurrence_ids), ids[_key(group)], record)
+            for group in groups
+            for record in group.records
+        ]
+        self._insert_occurrences(documents, session)
         return ids
 
     def _upsert_all(
-        self, groups: Sequence[TicketGroup], records: int
+        self, groups: Sequence[TicketGroup], records: int, session: ClientSession | None
     ) -> tuple[dict[Key, int], Iterator[int]]:
         ids: dict[Key, int] = {}
         pending = list(groups)
         occurrence_ids: Iterator[int] = iter(())
         for attempt in range(MAX_ATTEMPTS):
-            known = self._known_ids(pending)
+            known = self._known_ids(pending, session)
             missing = [group for group in pending if _key(group) not in known]
             new_ids, reserved = self._reserve(len(missing), records if attempt == 0 else 0)
             if attempt == 0:
                 occurrence_ids = reserved
             assigned = {**known, **{_key(group): next(new_ids) for group in missing}}
-            pending = self._bulk(pending, assigned, set(known), ids)
+            pending = self._bulk(pending, assigned, set(known), ids, session)
             if not pending:
                 return ids, occurrence_ids
             LOG.debug("retrying %d ticket upserts that lost a race", len(pending))
@@ -152,14 +206,18 @@ class TicketUpserts:
             f"{len(pending)} ticket upserts kept colliding after {MAX_ATTEMPTS} attempts"
         )
 
-    def _known_ids(self, groups: Sequence[TicketGroup]) -> dict[Key, int]:
+    def _known_ids(
+        self, groups: Sequence[TicketGroup], session: ClientSession | None
+    ) -> dict[Key, int]:
         hashes: dict[str, list[str]] = {}
         for group in groups:
             hashes.setdefault(group.app_id, []).append(group.record_hash)
         condition = [
             {"app_id": app, "record_hash": {"$in": found}} for app, found in hashes.items()
         ]
-        cursor = self._tickets.find({"$or": condition}, {"app_id": 1, "record_hash": 1})
+        cursor = self._tickets.find(
+            {"$or": condition}, {"app_id": 1, "record_hash": 1}, session=session
+        )
         return {(doc["app_id"], doc["record_hash"]): int(doc["_id"]) for doc in cursor}
 
     def _reserve(self, tickets: int, occurrences: int) -> tuple[Iterator[int], Iterator[int]]:
@@ -192,6 +250,7 @@ class TicketUpserts:
         assigned: dict[Key, int],
         known: set[Key],
         ids: dict[Key, int],
+        session: ClientSession | None,
     ) -> list[TicketGroup]:
         """One unordered bulk for ``groups``; fills ``ids``; returns the groups to retry.
 
@@ -201,13 +260,21 @@ class TicketUpserts:
         operations: list[Any] = [_upsert(group, assigned[_key(group)]) for group in groups]
         operations += _reopen(groups)
         try:
-            upserted = self._tickets.bulk_write(operations, ordered=False).upserted_ids or {}
+            result = self._tickets.bulk_write(operations, ordered=False, session=session)
+            upserted = result.upserted_ids or {}
             errors: dict[int, Mapping[str, Any]] = {}
         except BulkWriteError as err:
             if err.details.get("writeConcernErrors"):
                 raise StorageUnavailable(f"write concern not satisfied: {err.details}") from err
             upserted = {item["index"]: item["_id"] for item in err.details.get("upserted", ())}
             errors = {item["index"]: item for item in err.details.get("writeErrors", ())}
+        conflicts = (DUPLICATE_KEY, WRITE_CONFLICT)
+        if (
+            session is not None
+            and errors
+            and all(e.get("code") in conflicts for e in errors.values())
+        ):
+            raise _Collided()  # the server has aborted the transaction
         if any(e.get("code") != DUPLICATE_KEY or i >= len(groups) for i, e in errors.items()):
             raise StorageError(f"ticket upsert failed: {list(errors.values())}")
         retry, matched_new = [], []
@@ -220,16 +287,19 @@ class TicketUpserts:
             else:
                 matched_new.append(group)  # created meanwhile by another writer
         if matched_new:
-            found = self._known_ids(matched_new)
+            found = self._known_ids(matched_new, session)
             ids.update(found)
             retry += [group for group in matched_new if _key(group) not in found]
         return retry
 
-    def _insert_occurrences(self, documents: list[RawBSONDocument]) -> None:
+    def _insert_occurrences(
+        self, documents: list[RawBSONDocument], session: ClientSession | None
+    ) -> None:
         try:
-            self._occurrences.insert_many(documents, ordered=False)
+            self._occurrences.insert_many(documents, ordered=False, session=session)
         except BulkWriteError as err:
+            done = "nothing was written" if session else "ticket counts were updated"
             raise StorageError(
-                "ticket counts were updated but occurrences were not all stored: "
+                f"occurrences were not all stored ({done}): "
                 f"{err.details.get('writeErrors') or err.details.get('writeConcernErrors')}"
             ) from err

@@ -110,11 +110,11 @@ def _ticket_filter(query: TicketQuery) -> dict[str, Any]:
 class TicketCollections:
     """The ticket half of the MongoDB driver (see the module docstring)."""
 
-    def __init__(self, database: Database[Any]) -> None:
+    def __init__(self, database: Database[Any], transactions: bool) -> None:
         self._tickets = database["tickets"]
         self._occurrences = database["occurrences"]
         self._counters = database["counters"]
-        self._upserts = TicketUpserts(database)
+        self._upserts = TicketUpserts(database, transactions)
 
     def write(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
         """Store the groups (see :mod:`.ticket_upserts`); their ticket ids."""

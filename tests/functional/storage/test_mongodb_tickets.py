@@ -66,8 +66,10 @@ def test_data_bson_cannot_hold_is_kept_as_json(mongo: Connection, mongo_url: str
     assert sorted("data_json" in document for document in stored) == [False, True]
 
 
-def _write(url: str, writer: int) -> None:
+def _write(url: str, writer: int, transactions: bool) -> None:
     conn = storage.get_connection(url)
+    # The test server has transactions; False takes the standalone-server path.
+    conn._tickets._upserts._transactions = transactions  # type: ignore[attr-defined]
     try:
         for batch in range(BATCHES):
             conn.record_tickets([
@@ -78,11 +80,14 @@ def _write(url: str, writer: int) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize("transactions", [True, False], ids=["transactions", "standalone"])
 def test_concurrent_writers_lose_nothing_and_make_one_ticket_per_key(
-    mongo: Connection, mongo_url: str
+    mongo: Connection, mongo_url: str, transactions: bool
 ) -> None:
     context = multiprocessing.get_context("spawn")
-    writers = [context.Process(target=_write, args=(mongo_url, w)) for w in range(WRITERS)]
+    writers = [
+        context.Process(target=_write, args=(mongo_url, w, transactions)) for w in range(WRITERS)
+    ]
     for process in writers:
         process.start()
     for process in writers:
@@ -105,3 +110,21 @@ def test_values_bson_cannot_encode_raise_pipeline_errors(mongo: Connection) -> N
     with pytest.raises(InvalidQuery):
         mongo.count_tickets(level=2**70)
     assert mongo.count_tickets() == 0
+
+
+def test_a_failed_batch_writes_nothing_in_a_transaction(mongo: Connection, mongo_url: str) -> None:
+    """Occurrence insert fails (its id is taken) after the ticket upserts: all rolled back."""
+    ticket_id = mongo.record_tickets([record("a", 0)]).ticket_ids[("app", "a")]
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(mongo_url)
+    try:
+        database = client.get_default_database()
+        counter = database["counters"].find_one({"_id": "ids"})
+        assert counter is not None
+        # The next batch's first occurrence id, taken behind the driver's back.
+        database["occurrences"].insert_one({"_id": int(counter["occurrence_id"]) + 1})  # type: ignore[call-overload]
+    finally:
+        client.close()
+    with pytest.raises(StorageError, match="nothing was written"):
+        mongo.record_tickets([record("a", 1), record("b", 2)])
+    assert mongo.get_ticket(ticket_id).occurrence_count == 1
+    assert [t.record_hash for t in mongo.get_tickets(limit=None)] == ["a"]
