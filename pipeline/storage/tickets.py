@@ -155,6 +155,8 @@ def _explain(record: Any) -> None:
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         if len(value) > longest:
             raise ValueError(f"{name} is longer than {longest} characters")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise ValueError(f"{name} contains a NUL character")
     if isinstance(record.level, bool) or not isinstance(record.level, int):
         raise TypeError(f"level must be an integer, got {record.level!r}")
     if not isinstance(record.data, dict):
@@ -181,6 +183,11 @@ def check_record(record: Any) -> str:
         )
         and type(record.level) is int
         and type(record.data) is dict
+        and "\x00" not in record.channel
+        and "\x00" not in record.location
+        and (record.module is None or "\x00" not in record.module)
+        and "\x00" not in record.app_id
+        and "\x00" not in record.record_hash
     )
     if not valid:
         _explain(record)

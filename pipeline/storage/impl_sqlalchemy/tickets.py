@@ -1,13 +1,16 @@
 """Ticket primitives of the SQLAlchemy driver: atomic upserts, then bulk occurrences.
 
 A batch is one transaction: for each chunk of groups (already sorted by
-``(app_id, record_hash)``, so concurrent writers lock rows in one order) a
-multi-row ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL, SQLite) or
-``INSERT ... ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) creates or bumps the
-tickets, a SELECT reads their ids, and one executemany INSERT adds the
-occurrences. Deadlocks and serialisation failures (InnoDB's gap locks can
-still collide) are retried a few times with jittered back-off, then raise
-:class:`StorageUnavailable` so the caller retries the batch later.
+``(app_id, record_hash)``, so concurrent writers lock rows in one order) an
+upsert per ticket — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite) or
+``INSERT ... ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB), compiled once and
+sent with executemany (PyMySQL makes it one multi-row statement) — creates
+or bumps the tickets, a SELECT reads their ids, and one executemany INSERT
+adds the occurrences. PostgreSQL does the same in one ``unnest`` upsert and
+a COPY (:mod:`.ticket_postgresql`). Deadlocks and serialisation failures
+(InnoDB's gap locks can still collide) are retried a few times with jittered
+back-off, then raise :class:`StorageUnavailable` so the caller retries the
+batch later.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -27,6 +30,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_sqlalchemy import engine as engines
+from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES, TicketTables
 from pipeline.storage.tickets import TicketGroup, TicketQuery
 
@@ -130,23 +134,13 @@ def _occurrence_rows(
             yield ticket_id, record.time, record.app_id, text
 
 
-def _copy_occurrences(
-    conn: sa.Connection, table: sa.Table, rows: Iterable[tuple[Any, ...]]
-) -> None:
-    """PostgreSQL COPY: several times faster than any INSERT for bulk rows."""
-    name = conn.dialect.identifier_preparer.format_table(table)
-    dbapi: Any = conn.connection.dbapi_connection  # psycopg's, which has COPY
-    with (
-        dbapi.cursor() as cursor,
-        cursor.copy(f'COPY {name} (ticket_id, "time", app_id, data) FROM STDIN') as copy,
-    ):
-        for ticket_id, when, app_id, text in rows:
-            copy.write_row((ticket_id, when.astimezone(dt.UTC).replace(tzinfo=None), app_id, text))
-
-
 def _write_chunk(
     conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
 ) -> dict[tuple[str, str], int]:
+    if postgresql_bulk.supported(conn):
+        ids = postgresql_bulk.upsert(conn, tables.ticket, groups)
+        postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(groups, ids))
+        return ids
     conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(groups))
     c = tables.ticket.c
     keys = [(g.app_id, g.record_hash) for g in groups]
@@ -156,16 +150,13 @@ def _write_chunk(
         )
     )
     ids = {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy_occurrences(conn, tables.occurrence, _occurrence_rows(groups, ids))
-    else:
-        conn.execute(
-            sa.insert(tables.occurrence),
-            [
-                {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text}
-                for ticket_id, when, app_id, text in _occurrence_rows(groups, ids)
-            ],
-        )
+    conn.execute(
+        sa.insert(tables.occurrence),
+        [
+            {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text}
+            for ticket_id, when, app_id, text in _occurrence_rows(groups, ids)
+        ],
+    )
     return ids
 
 

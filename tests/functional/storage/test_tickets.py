@@ -181,10 +181,14 @@ def test_bad_records_fail_alone(conn: Connection) -> None:
     bad_hash = TicketRecord("", "app", T0, 14, "c", "l", "m", {})
     bad_data = TicketRecord("k", "app", T0, 14, "c", "l", "m", {"x": object()})
     too_long = TicketRecord("k", "a" * 81, T0, 14, "c", "l", "m", {})
-    result = conn.record_tickets([bad_hash, rec("a"), bad_data, "junk", too_long])  # type: ignore[list-item]
-    assert result.stored == 1 and sorted(result.failed) == [0, 2, 3, 4]
+    nul = TicketRecord("k", "app", T0, 14, "c\x00", "l", "m", {"nul": "\x00 is fine in data"})
+    batch = [bad_hash, rec("a"), bad_data, "junk", too_long, nul]
+    result = conn.record_tickets(batch)  # type: ignore[arg-type]
+    assert result.stored == 1 and sorted(result.failed) == [0, 2, 3, 4, 5]
     assert "app_id" in result.failed[4]
     assert only(conn, "a").occurrence_count == 1
+    ticket_id = conn.record_tickets([rec("b", nul="\x00")]).ticket_ids[("app", "b")]
+    assert conn.get_occurrences(ticket_id)[0].data["nul"] == "\x00"
 
 
 def test_unicode_and_nested_data_round_trip(conn: Connection) -> None:
