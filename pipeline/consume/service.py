@@ -87,7 +87,10 @@ def exit_on_stop_signals() -> None:
 
     def leave(signum: int, _frame: Any) -> None:
         LOG.info("signal %s during start-up: exiting", signum)
-        raise SystemExit(0)
+        logging.shutdown()
+        # os._exit, not SystemExit: start-up code (drivers, alembic, client
+        # libraries) may catch BaseException and turn the exit into a failure.
+        os._exit(0)
 
     signal.signal(signal.SIGTERM, leave)
     signal.signal(signal.SIGINT, leave)

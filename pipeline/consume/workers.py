@@ -25,10 +25,12 @@ LOG = logging.getLogger(__name__)
 HEALTHY_AFTER = 10.0
 #: Seconds children get to finish their batch after SIGTERM before SIGKILL.
 STOP_TIMEOUT = 60.0
+_SUPERVISED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def _exit_cleanly(_signum: int, _frame: Any) -> None:
-    raise SystemExit(0)
+    # Nothing received yet, nothing to finish: leave at once (see service.py).
+    os._exit(0)
 
 
 class Supervisor:
@@ -50,11 +52,19 @@ class Supervisor:
         signal.signal(signal.SIGTERM, _exit_cleanly)
         signal.signal(signal.SIGINT, _exit_cleanly)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SUPERVISED_SIGNALS)
         os._exit(self.target())
 
     def _spawn(self, slot: int) -> None:
         process = self._context.Process(target=self._child_main, name=f"pipeline-consume-{slot}")
-        process.start()
+        # Block stop/reload signals across the fork: a child must never run
+        # the parent's handlers (it would forward signals to its siblings).
+        # The child unblocks them once its own handlers are installed.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISED_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SUPERVISED_SIGNALS)
         self._children[slot] = (process, time.monotonic())
         LOG.info("started consumer worker %d (pid %s)", slot, process.pid)
 
@@ -118,5 +128,7 @@ class Supervisor:
                 process.kill()
                 process.join()
             if process.exitcode != 0:
+                LOG.error("worker %d (pid %s) stopped with status %s", slot, process.pid,
+                          process.exitcode)
                 status = 1
         return status
