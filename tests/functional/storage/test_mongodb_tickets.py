@@ -103,8 +103,12 @@ def test_concurrent_writers_lose_nothing_and_make_one_ticket_per_key(
 def test_values_bson_cannot_encode_raise_pipeline_errors(mongo: Connection) -> None:
     """Lone surrogates or 70-bit integers never leak bson/UnicodeEncodeError to callers."""
     bad = TicketRecord("k", "app", T0, 14, "half \ud800", "l.py:1", "m", {})
-    with pytest.raises(StorageError, match="cannot be stored"):
-        mongo.record_tickets([bad])
+    try:
+        result = mongo.record_tickets([bad])
+    except StorageError as err:  # the driver's answer
+        assert "cannot be stored" in str(err)
+    else:  # or the shared validation's, should it learn to reject such text
+        assert list(result.failed) == [0]
     with pytest.raises(InvalidQuery):
         mongo.get_tickets(channel="half \ud800")
     with pytest.raises(InvalidQuery):
