@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,9 @@ _PRIORITY_LEVELS = {
     "debug": 10,
     "sample": 10,
 }
+
+
+_LOGBOOK_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{1,5})Z\Z")
 
 
 def decode_log_record(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
@@ -85,8 +89,21 @@ def _level(value: Any) -> int:
     return value
 
 
-def _time(value: Any) -> dt.datetime:
+def _time(record: Mapping[str, Any]) -> dt.datetime:
+    """The record's time; logbook's unpadded microseconds read as logbook meant them.
+
+    logbook's ``format_iso8601`` writes ``"." + str(microsecond)``, so 5,000
+    microseconds become ``.5000``, which ISO 8601 reads as half a second. A
+    record exported by logbook's ``to_dict`` (it carries
+    ``information_pulled``) with fewer than six fraction digits is read as
+    logbook wrote it.
+    """
+    value = record.get("time")
     try:
+        if isinstance(value, str) and "information_pulled" in record:
+            found = _LOGBOOK_TIME.match(value)
+            if found:
+                return parse_datetime(found[1] + "Z").replace(microsecond=int(found[2]))
         return parse_datetime(value)
     except ValueError as err:
         raise ConversionError(f"record time: {err}") from None
@@ -127,7 +144,7 @@ def ticket_record(
     return TicketRecord(
         record_hash=key,
         app_id=effective_app,
-        time=_time(record.get("time")),
+        time=_time(record),
         level=level,
         channel=str(record.get("channel") or ""),
         location=f"{filename}:{lineno}",

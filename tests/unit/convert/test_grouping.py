@@ -226,3 +226,14 @@ def test_error_notifications_group_by_service_event_type_and_exception() -> None
     assert one.record_hash == two.record_hash != three.record_hash
     assert one.level == 14 and one.channel == "compute.h1"
     assert one.data["exception_name"] == "FlavorDiskTooSmall"
+
+
+def test_logbooks_unpadded_microseconds_are_read_as_logbook_meant_them() -> None:
+    record = logbook_records()[0]
+    record.time = dt.datetime(2026, 11, 25, 10, 0, 0, 5000)
+    data = record.to_dict(json_safe=True)
+    assert data["time"] == "2026-11-25T10:00:00.5000Z"  # logbook's own rendering
+    assert ticket_record(data, app_id="a").time == dt.datetime(2026, 11, 25, 10, 0, 0, 5000,
+                                                               tzinfo=UTC)
+    plain = base_record(time="2026-11-25T10:00:00.5Z")  # not from logbook: ISO 8601 as is
+    assert ticket_record(plain, app_id="a").time.microsecond == 500000
