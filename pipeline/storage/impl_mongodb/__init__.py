@@ -20,7 +20,8 @@ on MongoDB 5.0+ and compatible servers. Deploy a replica set (even of one
 member): there each ticket batch is one transaction; a standalone server
 has none (see :mod:`.ticket_upserts` for what that costs).
 The document layouts and why they were chosen are described in
-:mod:`.events`; pymongo errors are translated as :mod:`.errors` says.
+:mod:`.events` and :mod:`.tickets`, the ticket write algorithm in
+:mod:`.ticket_upserts`; pymongo errors are translated as :mod:`.errors` says.
 """
 
 from __future__ import annotations
