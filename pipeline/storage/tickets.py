@@ -23,7 +23,6 @@ Semantics every driver shares:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,18 @@ from typing import Any, ClassVar
 
 from pipeline.exceptions import InvalidQuery, MissingCapability, TicketNotFound
 from pipeline.models import Occurrence, Ticket, TicketRecord, TicketResult, TicketStatus, to_utc
+from pipeline.storage.ticket_batch import TicketGroup, check_record, group_records
+
+__all__ = [
+    "OCCURRENCE_COLUMNS",
+    "TICKET_COLUMNS",
+    "TicketGroup",
+    "TicketQuery",
+    "TicketStore",
+    "check_record",
+    "group_records",
+    "parse_order",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -49,12 +60,6 @@ TICKET_COLUMNS = (
     "status",
 )
 OCCURRENCE_COLUMNS = ("occurrence_id", "ticket_id", "time", "app_id")
-#: Longest values the SQL schema stores (checked for every driver alike).
-MAX_LENGTHS = {"record_hash": 64, "app_id": 80, "channel": 255, "location": 512, "module": 255}
-_HASH_MAX, _APP_MAX, _CHANNEL_MAX, _LOCATION_MAX, _MODULE_MAX = (
-    MAX_LENGTHS[name] for name in ("record_hash", "app_id", "channel", "location", "module")
-)
-_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 _PRIMITIVES = (
     "_write_tickets",
     "_query_tickets",
@@ -64,28 +69,6 @@ _PRIMITIVES = (
     "_set_ticket_solved",
     "_delete_ticket",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TicketGroup:
-    """The records of one batch that share a ticket, ready for one upsert."""
-
-    app_id: str
-    record_hash: str
-    level: int
-    channel: str
-    location: str
-    module: str | None
-    first_time: dt.datetime
-    last_time: dt.datetime
-    records: tuple[TicketRecord, ...]
-    #: ``records[i].data`` as compact JSON text (serialised once, when checked).
-    data_json: tuple[str, ...] = ()
-
-    @property
-    def count(self) -> int:
-        """Occurrences this group adds."""
-        return len(self.records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,92 +124,6 @@ def _ticket_id(ticket_id: Any) -> int:
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
         raise TicketNotFound(f"no ticket {ticket_id!r}")
     return ticket_id
-
-
-def _explain(record: Any) -> None:
-    """Raise the TypeError or ValueError that says why ``record`` cannot be stored."""
-    if not isinstance(record, TicketRecord):
-        raise TypeError(f"expected a TicketRecord, got {type(record).__name__}")
-    for name, longest in MAX_LENGTHS.items():
-        value = getattr(record, name)
-        if value is None and name == "module":
-            continue
-        if not isinstance(value, str) or (name in ("record_hash", "app_id") and not value):
-            raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if len(value) > longest:
-            raise ValueError(f"{name} is longer than {longest} characters")
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            raise ValueError(f"{name} contains a NUL character")
-    if isinstance(record.level, bool) or not isinstance(record.level, int):
-        raise TypeError(f"level must be an integer, got {record.level!r}")
-    if not isinstance(record.data, dict):
-        raise TypeError(f"data must be a dict, got {type(record.data).__name__}")
-
-
-def check_record(record: Any) -> str:
-    """The JSON text of ``record.data`` if it can be stored; TypeError or ValueError if not."""
-    # One expression for the common, valid case (it runs for every record);
-    # _explain finds the reason when it fails.
-    valid = (
-        type(record) is TicketRecord
-        and type(record.record_hash) is str
-        and 0 < len(record.record_hash) <= _HASH_MAX
-        and type(record.app_id) is str
-        and 0 < len(record.app_id) <= _APP_MAX
-        and type(record.channel) is str
-        and len(record.channel) <= _CHANNEL_MAX
-        and type(record.location) is str
-        and len(record.location) <= _LOCATION_MAX
-        and (
-            record.module is None
-            or (type(record.module) is str and len(record.module) <= _MODULE_MAX)
-        )
-        and type(record.level) is int
-        and type(record.data) is dict
-        and "\x00" not in record.channel
-        and "\x00" not in record.location
-        and (record.module is None or "\x00" not in record.module)
-        and "\x00" not in record.app_id
-        and "\x00" not in record.record_hash
-    )
-    if not valid:
-        _explain(record)
-    try:
-        return _DUMPS(record.data)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data is not JSON-safe: {err}") from None
-
-
-def group_records(
-    records: Sequence[TicketRecord], data_json: Sequence[str] | None = None
-) -> list[TicketGroup]:
-    """One group per ``(app_id, record_hash)``, sorted by that pair.
-
-    ``data_json`` (parallel to ``records``) is the JSON text of each data.
-    """
-    texts = data_json if data_json is not None else [_DUMPS(r.data) for r in records]
-    by_key: dict[tuple[str, str], list[tuple[TicketRecord, str]]] = {}
-    for record, text in zip(records, texts, strict=True):
-        by_key.setdefault((record.app_id, record.record_hash), []).append((record, text))
-    groups = []
-    for (app_id, record_hash), pairs in sorted(by_key.items()):
-        members = [record for record, _ in pairs]
-        first = min(members, key=lambda r: r.time)
-        groups.append(
-            TicketGroup(
-                app_id,
-                record_hash,
-                first.level,
-                first.channel,
-                first.location,
-                "<unknown>" if first.module is None else first.module,
-                first.time,
-                max(r.time for r in members),
-                tuple(members),
-                tuple(text for _, text in pairs),
-            )
-        )
-    return groups
 
 
 class TicketStore:
