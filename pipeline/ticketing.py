@@ -83,7 +83,11 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
     grouping = DEFAULT_STRATEGY
 
     def __init__(
-        self, hash_salt: str | None, level: int | str = 0, filter: Any = None, bubble: bool = False
+        self,
+        hash_salt: str | bytes | None,
+        level: int | str = 0,
+        filter: Any = None,
+        bubble: bool = False,
     ) -> None:
         number = _level_number(level)
         logging.Handler.__init__(self, number)
@@ -93,6 +97,8 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
         # only logging.Handler.handle calls, and handle is overridden here.
         self.filter = filter  # type: ignore[method-assign,assignment]
         self.bubble = bubble
+        if isinstance(hash_salt, bytes):  # logbook documents a "binary string"
+            hash_salt = hash_salt.decode("utf-8")
         self.hash_salt = hash_salt
 
     def hash_record_raw(self, record: Any) -> HASH:
@@ -147,7 +153,7 @@ class TicketingHandler(TicketingBaseHandler):
         level: int | str = 0,
         filter: Any = None,
         bubble: bool = False,
-        hash_salt: str | None = None,
+        hash_salt: str | bytes | None = None,
         backend: type[BackendBase] | None = None,
         **db_options: Any,
     ) -> None:

@@ -203,3 +203,16 @@ def test_mongodb_backend_records_through_the_mongodb_driver(
         emit_disk_errors(stdlib_logger, 3)
         assert [t.occurrence_count for t in handler.db.get_tickets()] == [3]
         handler.close()
+
+
+def test_base_handler_hash_matches_logbook_and_takes_a_binary_salt() -> None:
+    from pipeline.ticketing import TicketingBaseHandler
+
+    capture = logbook.TestHandler()
+    with capture.applicationbound():
+        logbook.Logger("x").error("boom")
+    record = capture.records[0]
+    ours = TicketingBaseHandler(b"salt")
+    ours.grouping = "logbook"
+    assert ours.hash_record(record) == LogbookBaseHandler("salt").hash_record(record)
+    assert ours.hash_record_raw(record).hexdigest() == ours.hash_record(record)
