@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import storage
-from pipeline.models import UTC, Event, Trait
+from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.storage import EventFilter
 from tests import servers
 
@@ -88,6 +88,33 @@ def test_dbsync_then_expire_with_a_config_file(tmp_path: Path, kind: str) -> Non
             assert done.returncode == 0, done.stderr
             assert "deleted 5 events" in done.stdout
             assert [e.message_id for e in conn.get_events(EventFilter())] == ["new"]
+        finally:
+            conn.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_expire_deletes_old_occurrences_and_keeps_ticket_counts(tmp_path: Path, kind: str) -> None:
+    with _database(kind, tmp_path) as url:
+        config = tmp_path / "pipeline.conf"
+        config.write_text(
+            f"[database]\nconnection = {url}\nevents_delete_batch_size = 2\n"
+            "[ticketing]\noccurrence_time_to_live = 3600\n"
+        )
+        assert pipeline_command("--config-file", str(config), "dbsync", cwd=tmp_path).returncode == 0
+        now = dt.datetime.now(UTC)
+        records = [
+            TicketRecord("k1", "app", now - dt.timedelta(hours=2, minutes=n), 14, "c", "m.py:1", "m")
+            for n in range(3)
+        ] + [TicketRecord("k1", "app", now, 14, "c", "m.py:1", "m")]
+        conn = storage.get_connection(url)
+        try:
+            conn.record_tickets(records)  # type: ignore[attr-defined]
+            done = pipeline_command("--config-file", str(config), "expire", cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "deleted 3 ticket occurrences" in done.stdout
+            (ticket,) = conn.get_tickets()  # type: ignore[attr-defined]
+            assert ticket.occurrence_count == 4
+            assert len(conn.get_occurrences(ticket.ticket_id)) == 1  # type: ignore[attr-defined]
         finally:
             conn.close()
 
