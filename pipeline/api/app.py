@@ -103,8 +103,7 @@ def create_app(conf: cfg.ConfigOpts, conn: Connection | None = None) -> FastAPI:
             )
         own = conn is None
         app.state.conn = (
-            storage.get_connection_from_config(conf, require=[Capability.EVENTS])
-            if own else conn
+            storage.get_connection_from_config(conf, require=[Capability.EVENTS]) if own else conn
         )
         try:
             yield

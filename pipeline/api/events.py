@@ -78,7 +78,8 @@ def get_event(message_id: str, caller: Caller, conn: Conn) -> EventOut:
     scoped = q.build_filter([], [], [], [], caller.scope())
     event_filter = EventFilter(
         message_id=q.check_text(message_id, "message_id"),
-        traits_filter=scoped.traits_filter, admin_proj=scoped.admin_proj,
+        traits_filter=scoped.traits_filter,
+        admin_proj=scoped.admin_proj,
     )
     events = conn.get_events(event_filter, {"limit": 1})
     if not events:

@@ -66,9 +66,14 @@ def _row(conn: Any, ticket: Ticket, now: dt.datetime) -> dict[str, Any]:
 @router.get("/", response_class=HTMLResponse)
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets_page(
-    request: Request, caller: Caller, conn: Tickets,
-    app: str = "", status: str = "all", level: str = "",
-    order_by: str = "-last_occurrence_time", page: int = 1,
+    request: Request,
+    caller: Caller,
+    conn: Tickets,
+    app: str = "",
+    status: str = "all",
+    level: str = "",
+    order_by: str = "-last_occurrence_time",
+    page: int = 1,
 ) -> Response:
     """The list of tickets with filters, order and paging."""
     try:
@@ -76,9 +81,7 @@ def tickets_page(
         filters = ticket_filters(app or None, status or None, level or None, None)
         if not 1 <= page <= 1_000_000:
             raise BadRequest(f"page must be between 1 and 1000000, got {page}")
-        found = conn.get_tickets(
-            check_order(order_by), PER_PAGE, (page - 1) * PER_PAGE, **filters
-        )
+        found = conn.get_tickets(check_order(order_by), PER_PAGE, (page - 1) * PER_PAGE, **filters)
         total = conn.count_tickets(**filters)
     except Forbidden as err:
         return _error(request, 403, str(err))
@@ -86,14 +89,22 @@ def tickets_page(
         return _error(request, 400, str(err))
     now = dt.datetime.now(UTC)
     params = {"app": app, "status": status, "level": level, "order_by": order_by}
-    return templates.TemplateResponse(request, "tickets.html", {
-        "rows": [_row(conn, ticket, now) for ticket in found],
-        "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE)),
-        "params": params, "statuses": STATUSES, "order_keys": ORDER_KEYS,
-        "levels": sorted(LEVELS, key=LEVELS.__getitem__, reverse=True),
-        "query": lambda **changes: urlencode({**params, "page": page, **changes}),
-        "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
-    })
+    return templates.TemplateResponse(
+        request,
+        "tickets.html",
+        {
+            "rows": [_row(conn, ticket, now) for ticket in found],
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "params": params,
+            "statuses": STATUSES,
+            "order_keys": ORDER_KEYS,
+            "levels": sorted(LEVELS, key=LEVELS.__getitem__, reverse=True),
+            "query": lambda **changes: urlencode({**params, "page": page, **changes}),
+            "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+        },
+    )
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
@@ -102,24 +113,30 @@ def ticket_page(request: Request, ticket_id: TicketId, caller: Caller, conn: Tic
     try:
         caller.require_admin()
         ticket = conn.get_ticket(ticket_id)
-        recent = conn.get_occurrences(
-            ticket_id, "-time", DETAIL_OCCURRENCES, 0
-        )
+        recent = conn.get_occurrences(ticket_id, "-time", DETAIL_OCCURRENCES, 0)
     except Forbidden as err:
         return _error(request, 403, str(err))
     except NotFound as err:
         return _error(request, 404, str(err))
     now = dt.datetime.now(UTC)
-    return templates.TemplateResponse(request, "ticket.html", {
-        "ticket": ticket, "row": _row(conn, ticket, now),
-        "occurrences": [
-            {"occurrence": o, "ago": presentation.ago(o.time, now),
-             "message": presentation.message_of(o.data),
-             "exception": presentation.exception_of(o.data)}
-            for o in recent
-        ],
-        "here": str(request.url.path),
-    })
+    return templates.TemplateResponse(
+        request,
+        "ticket.html",
+        {
+            "ticket": ticket,
+            "row": _row(conn, ticket, now),
+            "occurrences": [
+                {
+                    "occurrence": o,
+                    "ago": presentation.ago(o.time, now),
+                    "message": presentation.message_of(o.data),
+                    "exception": presentation.exception_of(o.data),
+                }
+                for o in recent
+            ],
+            "here": str(request.url.path),
+        },
+    )
 
 
 def _safe_next(target: str | None, default: str) -> str:
@@ -131,7 +148,10 @@ def _safe_next(target: str | None, default: str) -> str:
 
 @router.post("/tickets/{ticket_id}/solve")
 def solve_from_page(
-    request: Request, ticket_id: TicketId, caller: Caller, conn: Tickets,
+    request: Request,
+    ticket_id: TicketId,
+    caller: Caller,
+    conn: Tickets,
     next_url: Annotated[str | None, Query(alias="next")] = None,
 ) -> Response:
     """Solve a ticket, then go back to the page the button was on."""

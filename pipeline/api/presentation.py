@@ -11,8 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 HOURS = 24
-_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400),
-          ("hour", 3600), ("minute", 60))
+_UNITS = (
+    ("year", 365 * 86400),
+    ("month", 30 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
 
 
 def ago(when: dt.datetime, now: dt.datetime) -> str:

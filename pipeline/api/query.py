@@ -127,8 +127,11 @@ def build_filter(
     admin_proj = scope.admin_proj
     event: dict[str, Any] = {}
     for field, op, type_name, value in zip(
-        fields, _positional(ops, len(fields), "q.op"),
-        _positional(types, len(fields), "q.type"), values, strict=True,
+        fields,
+        _positional(ops, len(fields), "q.op"),
+        _positional(types, len(fields), "q.type"),
+        values,
+        strict=True,
     ):
         field = check_text(field, "q.field")
         op = op or "eq"
@@ -144,8 +147,7 @@ def build_filter(
                     f"available for field {field}"
                 )
             event[field] = (
-                timestamp(value, field) if field.endswith("timestamp")
-                else check_text(value, field)
+                timestamp(value, field) if field.endswith("timestamp") else check_text(value, field)
             )
         elif field == "all_tenants":
             # Only an admin's scope can widen; for anyone else it is ignored
@@ -167,11 +169,15 @@ def pagination(
     if limit is None:
         limit = default
     if limit <= 0:
-        raise BadRequest(f"Invalid input for field/attribute limit. Value: '{limit}'. "
-                         "the limit should be a positive integer.")
+        raise BadRequest(
+            f"Invalid input for field/attribute limit. Value: '{limit}'. "
+            "the limit should be a positive integer."
+        )
     if limit > maximum:
-        raise BadRequest(f"Invalid input for field/attribute limit. Value: '{limit}'. "
-                         f"the limit may not exceed {maximum}.")
+        raise BadRequest(
+            f"Invalid input for field/attribute limit. Value: '{limit}'. "
+            f"the limit may not exceed {maximum}."
+        )
     sorts: list[tuple[str, str]] = []
     for item in sort:
         key, _, direction = item.partition(":")

@@ -65,8 +65,11 @@ def event_dict(event: Event) -> dict[str, Any]:
         "event_type": event.event_type,
         "generated": iso_utc(event.generated),
         "traits": [
-            {"name": t.name, "type": Trait.get_name_by_type(t.dtype),
-             "value": iso_utc(t.value) if t.dtype == Trait.DATETIME_TYPE else str(t.value)}
+            {
+                "name": t.name,
+                "type": Trait.get_name_by_type(t.dtype),
+                "value": iso_utc(t.value) if t.dtype == Trait.DATETIME_TYPE else str(t.value),
+            }
             for t in event.traits
         ],
         "raw": event.raw or {},
@@ -122,12 +125,18 @@ class TicketOut(BaseModel):
     def of(cls, ticket: Ticket, level_name: str) -> TicketOut:
         """The API form of a stored ticket."""
         return cls(
-            ticket_id=ticket.ticket_id, record_hash=ticket.record_hash, app_id=ticket.app_id,
-            level=ticket.level, level_name=level_name, channel=ticket.channel,
-            location=ticket.location, module=ticket.module,
+            ticket_id=ticket.ticket_id,
+            record_hash=ticket.record_hash,
+            app_id=ticket.app_id,
+            level=ticket.level,
+            level_name=level_name,
+            channel=ticket.channel,
+            location=ticket.location,
+            module=ticket.module,
             first_occurrence_time=ticket.first_occurrence_time,
             last_occurrence_time=ticket.last_occurrence_time,
-            occurrence_count=ticket.occurrence_count, solved=ticket.solved,
+            occurrence_count=ticket.occurrence_count,
+            solved=ticket.solved,
             status=ticket.status.value,
         )
 
@@ -154,8 +163,11 @@ class OccurrenceOut(BaseModel):
     def of(cls, occurrence: Occurrence) -> OccurrenceOut:
         """The API form of a stored occurrence."""
         return cls(
-            occurrence_id=occurrence.occurrence_id, ticket_id=occurrence.ticket_id,
-            app_id=occurrence.app_id, time=occurrence.time, data=occurrence.data,
+            occurrence_id=occurrence.occurrence_id,
+            ticket_id=occurrence.ticket_id,
+            app_id=occurrence.app_id,
+            time=occurrence.time,
+            data=occurrence.data,
         )
 
 

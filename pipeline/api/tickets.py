@@ -22,8 +22,13 @@ from pipeline.storage import Capability, Connection
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
 #: Keys tickets can be ordered by; a leading ``-`` means descending.
-ORDER_KEYS = ("last_occurrence_time", "first_occurrence_time", "occurrence_count", "level",
-              "ticket_id")
+ORDER_KEYS = (
+    "last_occurrence_time",
+    "first_occurrence_time",
+    "occurrence_count",
+    "level",
+    "ticket_id",
+)
 STATUSES = ("open", "solved", "regressed", "all")
 
 
@@ -102,7 +107,9 @@ def list_tickets(
     total = conn.count_tickets(**filters)
     return TicketList(
         tickets=[TicketOut.of(t, level_name(t.level)) for t in found],
-        total=total, limit=limit, offset=offset,
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -115,9 +122,12 @@ def get_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
 
 @router.get("/tickets/{ticket_id}/occurrences", response_model=OccurrenceList)
 def list_occurrences(
-    ticket_id: TicketId, _: Admin, conn: Tickets,
+    ticket_id: TicketId,
+    _: Admin,
+    conn: Tickets,
     order_by: Annotated[str, Query(description="time or -time")] = "-time",
-    limit: int = 50, offset: Offset = 0,
+    limit: int = 50,
+    offset: Offset = 0,
 ) -> OccurrenceList:
     """The stored occurrences of a ticket, newest first by default."""
     check_page(limit, offset, 10_000)

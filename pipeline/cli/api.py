@@ -22,6 +22,7 @@ def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         import uvicorn
 
         from pipeline.api import create_app
+
         app = create_app(conf)
     except ImportError as err:
         raise MissingExtra(err.name or "fastapi", "api") from err
@@ -35,7 +36,8 @@ def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``api``."""
     parser = subparsers.add_parser(
-        "api", help="serve the REST API and the tickets page",
+        "api",
+        help="serve the REST API and the tickets page",
         description="Serve the Panko v2 compatible event API, the ticket API "
         "and the tickets page over HTTP ([api] options).",
     )

@@ -19,21 +19,34 @@ from pipeline.exceptions import EventNotFound, InvalidQuery
 from pipeline.models import Event, Trait
 from pipeline.storage import Capability, EventFilter
 
-_TRAIT = re.compile(r"^(?P<name>[^:<>=!]+)(?::(?P<type>[a-z]+))?(?P<op>==|!=|<=|>=|=|<|>)(?P<value>.*)$")
+_TRAIT = re.compile(
+    r"^(?P<name>[^:<>=!]+)(?::(?P<type>[a-z]+))?(?P<op>==|!=|<=|>=|=|<|>)(?P<value>.*)$"
+)
 _OPS = {"=": "eq", "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
-_TYPES = {"string": "string", "text": "string", "str": "string", "integer": "integer",
-          "int": "integer", "float": "float", "datetime": "datetime"}
+_TYPES = {
+    "string": "string",
+    "text": "string",
+    "str": "string",
+    "integer": "integer",
+    "int": "integer",
+    "float": "float",
+    "datetime": "datetime",
+}
 
 
 def trait_filter(spec: str) -> dict[str, Any]:
     """One ``--trait`` spec as an EventFilter ``traits_filter`` item."""
     match = _TRAIT.match(spec)
     if match is None:
-        raise InvalidQuery(f"--trait {spec!r}: expected name[:type]<op>value, e.g. memory_mb:int>=2048")
+        raise InvalidQuery(
+            f"--trait {spec!r}: expected name[:type]<op>value, e.g. memory_mb:int>=2048"
+        )
     type_name = _TYPES.get(match["type"] or "string")
     if type_name is None:
-        raise InvalidQuery(f"--trait {spec!r}: unknown type {match['type']!r}; use one of "
-                           "string, integer, float, datetime")
+        raise InvalidQuery(
+            f"--trait {spec!r}: unknown type {match['type']!r}; use one of "
+            "string, integer, float, datetime"
+        )
     return {"key": match["name"].strip(), type_name: match["value"], "op": _OPS[match["op"]]}
 
 
@@ -46,27 +59,37 @@ def sort_item(text: str) -> tuple[str, str]:
 def event_json(event: Event) -> dict[str, Any]:
     """An event as JSON-ready data, trait values keeping their types."""
     return {
-        "message_id": event.message_id, "event_type": event.event_type,
+        "message_id": event.message_id,
+        "event_type": event.event_type,
         "generated": event.generated,
-        "traits": [{"name": t.name, "type": Trait.get_name_by_type(t.dtype), "value": t.value}
-                   for t in event.traits],
+        "traits": [
+            {"name": t.name, "type": Trait.get_name_by_type(t.dtype), "value": t.value}
+            for t in event.traits
+        ],
         "raw": event.raw,
     }
 
 
 def _traits_text(event: Event) -> str:
-    return ", ".join(f"{t.name}={t.value.isoformat() if hasattr(t.value, 'isoformat') else t.value}"
-                     for t in event.traits)
+    return ", ".join(
+        f"{t.name}={t.value.isoformat() if hasattr(t.value, 'isoformat') else t.value}"
+        for t in event.traits
+    )
 
 
 def list_events(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Print the events matching the options."""
     event_filter = EventFilter(
-        start_timestamp=args.since, end_timestamp=args.until, event_type=args.event_type,
+        start_timestamp=args.since,
+        end_timestamp=args.until,
+        event_type=args.event_type,
         traits_filter=[trait_filter(spec) for spec in args.trait],
     )
-    pagination = {"limit": args.limit, "marker": args.marker,
-                  "sort": [sort_item(item) for item in args.sort]}
+    pagination = {
+        "limit": args.limit,
+        "marker": args.marker,
+        "sort": [sort_item(item) for item in args.sort],
+    }
     conn = storage.get_connection_from_config(conf, require=[Capability.EVENTS])
     try:
         events = conn.get_events(event_filter, pagination)
@@ -75,8 +98,10 @@ def list_events(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json([event_json(e) for e in events])
     else:
-        print_table(("GENERATED", "MESSAGE_ID", "EVENT_TYPE", "TRAITS"),
-                    [(e.generated, e.message_id, e.event_type, _traits_text(e)) for e in events])
+        print_table(
+            ("GENERATED", "MESSAGE_ID", "EVENT_TYPE", "TRAITS"),
+            [(e.generated, e.message_id, e.event_type, _traits_text(e)) for e in events],
+        )
     return 0
 
 
@@ -93,11 +118,18 @@ def show_event(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(event_json(event))
         return 0
-    print_fields([("message_id", event.message_id), ("event_type", event.event_type),
-                  ("generated", event.generated)])
+    print_fields(
+        [
+            ("message_id", event.message_id),
+            ("event_type", event.event_type),
+            ("generated", event.generated),
+        ]
+    )
     print()
-    print_table(("TRAIT", "TYPE", "VALUE"),
-                [(t.name, Trait.get_name_by_type(t.dtype), t.value) for t in event.traits])
+    print_table(
+        ("TRAIT", "TYPE", "VALUE"),
+        [(t.name, Trait.get_name_by_type(t.dtype), t.value) for t in event.traits],
+    )
     if event.raw:
         print()
         print_json(event.raw)
@@ -123,8 +155,10 @@ def list_traits(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     conn = storage.get_connection_from_config(conf, require=[Capability.EVENTS])
     try:
         if args.trait is None:
-            kinds = [(i["name"], Trait.get_name_by_type(i["data_type"]))
-                     for i in conn.get_trait_types(args.event_type)]
+            kinds = [
+                (i["name"], Trait.get_name_by_type(i["data_type"]))
+                for i in conn.get_trait_types(args.event_type)
+            ]
         else:
             values = conn.get_traits(args.event_type, args.trait)
     finally:
@@ -135,28 +169,50 @@ def list_traits(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         else:
             print_table(("TRAIT", "TYPE"), kinds)
     elif args.format == "json":
-        print_json([{"name": t.name, "type": Trait.get_name_by_type(t.dtype), "value": t.value}
-                    for t in values])
+        print_json(
+            [
+                {"name": t.name, "type": Trait.get_name_by_type(t.dtype), "value": t.value}
+                for t in values
+            ]
+        )
     else:
-        print_table(("TRAIT", "TYPE", "VALUE"),
-                    [(t.name, Trait.get_name_by_type(t.dtype), t.value) for t in values])
+        print_table(
+            ("TRAIT", "TYPE", "VALUE"),
+            [(t.name, Trait.get_name_by_type(t.dtype), t.value) for t in values],
+        )
     return 0
 
 
 def _add_list(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("list", help="list events matching filters",
-                                 description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        "list",
+        help="list events matching filters",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--event-type", help="exact event type")
     parser.add_argument("--since", metavar="TIME", help="generated at or after (ISO 8601)")
     parser.add_argument("--until", metavar="TIME", help="generated at or before (ISO 8601)")
-    parser.add_argument("--trait", action="append", default=[], metavar="NAME[:TYPE]OPVALUE",
-                        help="trait condition, repeatable, e.g. memory_mb:int>=2048")
+    parser.add_argument(
+        "--trait",
+        action="append",
+        default=[],
+        metavar="NAME[:TYPE]OPVALUE",
+        help="trait condition, repeatable, e.g. memory_mb:int>=2048",
+    )
     parser.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
-    parser.add_argument("--sort", action="append", default=[], metavar="KEY[:DIR]",
-                        help="generated or message_id, asc or desc (repeatable)")
-    parser.add_argument("--marker", metavar="MESSAGE_ID",
-                        help="start after this event (the last one of the previous page)")
+    parser.add_argument(
+        "--sort",
+        action="append",
+        default=[],
+        metavar="KEY[:DIR]",
+        help="generated or message_id, asc or desc (repeatable)",
+    )
+    parser.add_argument(
+        "--marker",
+        metavar="MESSAGE_ID",
+        help="start after this event (the last one of the previous page)",
+    )
     add_format_option(parser)
     parser.set_defaults(func=list_events)
 
@@ -175,7 +231,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_format_option(parser)
     parser.set_defaults(func=list_event_types)
     parser = subparsers.add_parser(
-        "traits", help="trait names of an event type, or the values of one trait")
+        "traits", help="trait names of an event type, or the values of one trait"
+    )
     parser.add_argument("event_type")
     parser.add_argument("trait", nargs="?", help="show this trait's values instead of the names")
     add_format_option(parser)

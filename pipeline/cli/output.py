@@ -18,7 +18,9 @@ from typing import Any, TextIO
 def add_format_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--format table|json``."""
     parser.add_argument(
-        "--format", choices=("table", "json"), default="table",
+        "--format",
+        choices=("table", "json"),
+        default="table",
         help="human-readable table (default) or JSON for scripts",
     )
 

@@ -24,20 +24,31 @@ def _connect(conf: cfg.ConfigOpts) -> Connection:
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
     """A ticket as JSON-ready data."""
     return {
-        "ticket_id": ticket.ticket_id, "record_hash": ticket.record_hash,
-        "app_id": ticket.app_id, "level": ticket.level, "level_name": level_name(ticket.level),
-        "channel": ticket.channel, "location": ticket.location, "module": ticket.module,
+        "ticket_id": ticket.ticket_id,
+        "record_hash": ticket.record_hash,
+        "app_id": ticket.app_id,
+        "level": ticket.level,
+        "level_name": level_name(ticket.level),
+        "channel": ticket.channel,
+        "location": ticket.location,
+        "module": ticket.module,
         "first_occurrence_time": ticket.first_occurrence_time,
         "last_occurrence_time": ticket.last_occurrence_time,
-        "occurrence_count": ticket.occurrence_count, "solved": ticket.solved,
+        "occurrence_count": ticket.occurrence_count,
+        "solved": ticket.solved,
         "status": ticket.status.value,
     }
 
 
 def occurrence_json(occurrence: Occurrence) -> dict[str, Any]:
     """An occurrence as JSON-ready data."""
-    return {"occurrence_id": occurrence.occurrence_id, "ticket_id": occurrence.ticket_id,
-            "app_id": occurrence.app_id, "time": occurrence.time, "data": occurrence.data}
+    return {
+        "occurrence_id": occurrence.occurrence_id,
+        "ticket_id": occurrence.ticket_id,
+        "app_id": occurrence.app_id,
+        "time": occurrence.time,
+        "data": occurrence.data,
+    }
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -45,8 +56,11 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
         level = None if args.level is None else parse_level(args.level)
     except ValueError as err:
         raise InvalidQuery(f"--level: {err}") from None
-    return {"app_id": args.app, "level": level,
-            "status": None if args.status == "all" else TicketStatus(args.status)}
+    return {
+        "app_id": args.app,
+        "level": level,
+        "status": None if args.status == "all" else TicketStatus(args.status),
+    }
 
 
 def list_tickets(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
@@ -62,8 +76,19 @@ def list_tickets(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         return 0
     print_table(
         ("ID", "LEVEL", "STATUS", "COUNT", "LAST_SEEN", "APP", "CHANNEL", "LOCATION"),
-        [(t.ticket_id, level_name(t.level), t.status.value, t.occurrence_count,
-          t.last_occurrence_time, t.app_id, t.channel, t.location) for t in tickets],
+        [
+            (
+                t.ticket_id,
+                level_name(t.level),
+                t.status.value,
+                t.occurrence_count,
+                t.last_occurrence_time,
+                t.app_id,
+                t.channel,
+                t.location,
+            )
+            for t in tickets
+        ],
     )
     return 0
 
@@ -73,8 +98,7 @@ def show_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     conn = _connect(conf)
     try:
         ticket = conn.get_ticket(args.ticket_id)
-        recent = conn.get_occurrences(
-            args.ticket_id, "-time", args.occurrences, 0)
+        recent = conn.get_occurrences(args.ticket_id, "-time", args.occurrences, 0)
     finally:
         conn.close()
     if args.format == "json":
@@ -82,8 +106,7 @@ def show_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         return 0
     print_fields([(name, value) for name, value in ticket_json(ticket).items()])
     print(f"\nlatest {len(recent)} occurrence(s):")
-    print_table(("TIME", "MESSAGE"),
-                [(o.time, o.data.get("message", "")) for o in recent])
+    print_table(("TIME", "MESSAGE"), [(o.time, o.data.get("message", "")) for o in recent])
     return 0
 
 
@@ -116,24 +139,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     commands.required = True
     parser = commands.add_parser("list", help="list tickets matching filters")
     parser.add_argument("--app", help="application id")
-    parser.add_argument("--status", choices=("open", "solved", "regressed", "all"),
-                        default="all", help="ticket status (default all)")
+    parser.add_argument(
+        "--status",
+        choices=("open", "solved", "regressed", "all"),
+        default="all",
+        help="ticket status (default all)",
+    )
     parser.add_argument("--level", help="minimum level: a name (error) or a number")
-    parser.add_argument("--order-by", default="-last_occurrence_time", metavar="[-]COLUMN",
-                        help="column to order by, '-' for descending "
-                        "(default -last_occurrence_time)")
+    parser.add_argument(
+        "--order-by",
+        default="-last_occurrence_time",
+        metavar="[-]COLUMN",
+        help="column to order by, '-' for descending (default -last_occurrence_time)",
+    )
     parser.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     parser.add_argument("--offset", type=int, default=0, help="skip this many first")
     add_format_option(parser)
     parser.set_defaults(func=list_tickets)
     parser = commands.add_parser("show", help="one ticket and its latest occurrences")
     parser.add_argument("ticket_id", type=int)
-    parser.add_argument("--occurrences", type=int, default=SHOW_OCCURRENCES, metavar="N",
-                        help=f"how many latest occurrences (default {SHOW_OCCURRENCES})")
+    parser.add_argument(
+        "--occurrences",
+        type=int,
+        default=SHOW_OCCURRENCES,
+        metavar="N",
+        help=f"how many latest occurrences (default {SHOW_OCCURRENCES})",
+    )
     add_format_option(parser)
     parser.set_defaults(func=show_ticket)
-    for name, func, text in (("solve", solve_ticket, "mark a ticket solved"),
-                             ("delete", delete_ticket, "delete a ticket and its occurrences")):
+    for name, func, text in (
+        ("solve", solve_ticket, "mark a ticket solved"),
+        ("delete", delete_ticket, "delete a ticket and its occurrences"),
+    ):
         parser = commands.add_parser(name, help=text)
         parser.add_argument("ticket_id", type=int)
         parser.set_defaults(func=func)
