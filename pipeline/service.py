@@ -76,3 +76,8 @@ def setup_logging(debug: bool = False, log_file: str | None = None) -> None:
     handler.setFormatter(logging.Formatter(_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # Alembic announces every plugin it loads at INFO on each start; only
+    # its migration messages are worth an operator's attention.
+    logging.getLogger("alembic.runtime.plugins").setLevel(
+        logging.DEBUG if debug else logging.WARNING
+    )

@@ -50,12 +50,17 @@ def cell(value: Any) -> str:
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], stream: TextIO | None = None
 ) -> None:
-    """Write rows under headers in aligned columns; the last column may be cut to fit."""
+    """Write rows under headers in aligned columns.
+
+    On a terminal the last column is cut to fit its width; piped output
+    (grep, files) keeps every character.
+    """
     out = stream or sys.stdout
     text = [[cell(value) for value in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in text)]) for i, h in enumerate(headers)]
-    room = shutil.get_terminal_size((160, 24)).columns - sum(w + 2 for w in widths[:-1])
-    widths[-1] = max(len(headers[-1]), min(widths[-1], room))
+    if out.isatty():
+        room = shutil.get_terminal_size((160, 24)).columns - sum(w + 2 for w in widths[:-1])
+        widths[-1] = max(len(headers[-1]), min(widths[-1], room))
 
     def line(values: Sequence[str]) -> str:
         last = values[-1]

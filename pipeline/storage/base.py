@@ -17,6 +17,7 @@ import abc
 import datetime as dt
 import enum
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,9 @@ class RecordResult:
 def _checked_event(event: Event) -> Event:
     """Return ``event`` with every trait value converted to its dtype.
 
-    Raises ValueError naming the first bad trait.
+    Traits come back sorted by name, the order every driver returns them in.
+    Raises ValueError naming the first bad trait (non-finite floats included:
+    no SQL database stores them).
     """
     if not isinstance(event.message_id, str) or not event.message_id:
         raise ValueError(f"message_id must be a non-empty string, got {event.message_id!r}")
@@ -84,7 +87,10 @@ def _checked_event(event: Event) -> Event:
             value = Trait.convert_value(trait.dtype, trait.value)
         except ValueError as err:
             raise ValueError(f"trait {trait.name!r}: {err}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"trait {trait.name!r}: {value!r} is not a finite number")
         traits.append(trait if value is trait.value else Trait(trait.name, trait.dtype, value))
+    traits.sort(key=lambda trait: trait.name)
     return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
 
 
