@@ -4,8 +4,9 @@ URL: ``memory://`` (anything after the scheme is ignored; every
 :class:`Connection` has its own store). Capabilities: all of them.
 Nothing survives the process. It exists for tests, demos and embedding, and
 it is the reference implementation of the query semantics in
-:mod:`pipeline.storage.query`: it evaluates queries with the same operator
-table the SQL and MongoDB drivers translate.
+:mod:`pipeline.storage.query`: it answers queries with
+:func:`pipeline.storage.query.evaluate`, built on the same operator table the
+SQL and MongoDB drivers translate.
 """
 
 from __future__ import annotations
@@ -21,55 +22,7 @@ from pipeline.models import Event, Trait
 from pipeline.storage.base import Capability, RecordResult
 from pipeline.storage.base import Connection as BaseConnection
 from pipeline.storage.memory_tickets import MemoryTickets
-from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition, is_after, sort_values
-
-
-def _matches_trait(event: Event, condition: TraitCondition) -> bool:
-    trait = event.trait(condition.name)
-    if trait is None or trait.dtype != condition.dtype:
-        return False
-    return OPERATORS[condition.op](trait.value, condition.value)
-
-
-def _matches(event: Event, query: EventQuery) -> bool:
-    if query.event_type is not None and event.event_type != query.event_type:
-        return False
-    if query.message_id is not None and event.message_id != query.message_id:
-        return False
-    if query.start is not None and event.generated < query.start:
-        return False
-    if query.end is not None and event.generated > query.end:
-        return False
-    if query.admin_proj is not None:
-        project = event.trait("project_id")
-        if project is not None and not (
-            project.dtype == Trait.TEXT_TYPE and project.value == query.admin_proj
-        ):
-            return False
-    return all(_matches_trait(event, condition) for condition in query.traits)
-
-
-class _Reversed:
-    """Wraps a value so that sorting ascending orders it descending."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return bool(self.value > other.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and self.value == other.value
-
-
-def _ordering(query: EventQuery, event: Event) -> tuple[Any, ...]:
-    values = sort_values(query, event.generated, event.message_id)
-    return tuple(
-        value if direction == "asc" else _Reversed(value)
-        for (_, direction), value in zip(query.sort, values, strict=True)
-    )
+from pipeline.storage.query import EventQuery, evaluate
 
 
 class EventStore:
@@ -99,14 +52,7 @@ class EventStore:
     def query(self, query: EventQuery) -> list[Event]:
         with self._lock:
             candidates = list(self._events.values())
-        found = [
-            event
-            for event in candidates
-            if _matches(event, query)
-            and is_after(query, sort_values(query, event.generated, event.message_id))
-        ]
-        found.sort(key=lambda event: _ordering(query, event))
-        return found if query.limit is None else found[: query.limit]
+        return evaluate(candidates, query)
 
     def delete_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
         with self._lock:

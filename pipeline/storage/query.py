@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.exceptions import InvalidQuery
-from pipeline.models import Trait, parse_datetime
+from pipeline.models import Event, Trait, parse_datetime
 
 #: The one operator table: name -> Python comparison (drivers map the names).
 OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
@@ -217,3 +217,52 @@ def is_after(query: EventQuery, values: tuple[Any, ...]) -> bool:
         if mine != marker:
             return mine > marker if direction == "asc" else mine < marker
     return False
+
+
+def _trait_matches(event: Event, condition: TraitCondition) -> bool:
+    trait = event.trait(condition.name)
+    if trait is None or trait.dtype != condition.dtype:
+        return False
+    return bool(OPERATORS[condition.op](trait.value, condition.value))
+
+
+def matches(event: Event, query: EventQuery) -> bool:
+    """Whether ``event`` satisfies every condition of ``query`` (``after`` aside)."""
+    if query.event_type is not None and event.event_type != query.event_type:
+        return False
+    if query.message_id is not None and event.message_id != query.message_id:
+        return False
+    if query.start is not None and event.generated < query.start:
+        return False
+    if query.end is not None and event.generated > query.end:
+        return False
+    if query.admin_proj is not None:
+        project = event.trait("project_id")
+        if project is not None and not (
+            project.dtype == Trait.TEXT_TYPE and project.value == query.admin_proj
+        ):
+            return False
+    return all(_trait_matches(event, condition) for condition in query.traits)
+
+
+def evaluate(events: Iterable[Event], query: EventQuery) -> list[Event]:
+    """Answer ``query`` over ``events`` in Python: filter, keyset, order, limit.
+
+    The reference semantics for drivers without a query language of their
+    own (the memory driver, file-based plugins); database drivers translate
+    the same query and are tested to agree with it.
+    """
+    found = [
+        event
+        for event in events
+        if matches(event, query)
+        and is_after(query, sort_values(query, event.generated, event.message_id))
+    ]
+    # Stable sorts from the last key to the first give the lexicographic
+    # order with a direction per key.
+    for position in reversed(range(len(query.sort))):
+        found.sort(
+            key=lambda e: sort_values(query, e.generated, e.message_id)[position],
+            reverse=query.sort[position][1] == "desc",
+        )
+    return found if query.limit is None else found[: query.limit]

@@ -7,9 +7,9 @@ API) fails at start-up with a clear message instead of losing records.
 Options: none of its own; the ``[database]`` ones apply.
 
 Queries scan every stored event, so this driver suits small stores,
-examples and tests, not production traffic. It evaluates the query with
-the operator table and ordering helpers of :mod:`pipeline.storage.query`,
-as every driver must, so it answers exactly as the built-in drivers do.
+examples and tests, not production traffic. It answers queries with
+:func:`pipeline.storage.query.evaluate`, the reference evaluation the memory
+driver uses too, so it answers exactly as the built-in drivers do.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pipeline.exceptions import ConfigError
 from pipeline.models import Event, Trait
 from pipeline.storage.base import Capability, RecordResult
 from pipeline.storage.base import Connection as BaseConnection
-from pipeline.storage.query import OPERATORS, EventQuery, is_after, sort_values
+from pipeline.storage.query import EventQuery, evaluate
 from pipeline_jsonl.eventlog import EventLog
 
 
@@ -37,44 +37,6 @@ def directory_of(url: str) -> pathlib.Path:
     if not path:
         raise ConfigError(f"jsonl URL needs a directory, e.g. jsonl:///var/lib/pipeline: {url!r}")
     return pathlib.Path(path)
-
-
-def matches(event: Event, query: EventQuery) -> bool:
-    """Whether ``event`` satisfies every condition of ``query`` (not ``after``)."""
-    if query.event_type is not None and event.event_type != query.event_type:
-        return False
-    if query.message_id is not None and event.message_id != query.message_id:
-        return False
-    if query.start is not None and event.generated < query.start:
-        return False
-    if query.end is not None and event.generated > query.end:
-        return False
-    if query.admin_proj is not None:
-        project = event.trait("project_id")
-        if project is not None and (
-            project.dtype != Trait.TEXT_TYPE or project.value != query.admin_proj
-        ):
-            return False
-    for condition in query.traits:
-        trait = event.trait(condition.name)
-        if trait is None or trait.dtype != condition.dtype:
-            return False
-        if not OPERATORS[condition.op](trait.value, condition.value):
-            return False
-    return True
-
-
-def ordered(events: list[Event], query: EventQuery) -> list[Event]:
-    """``events`` in ``query.sort`` order (mixed directions allowed)."""
-    # Stable sorts applied from the last key to the first give the
-    # lexicographic order with a direction per key.
-    for position in reversed(range(len(query.sort))):
-        descending = query.sort[position][1] == "desc"
-        events.sort(
-            key=lambda e: sort_values(query, e.generated, e.message_id)[position],
-            reverse=descending,
-        )
-    return events
 
 
 class Connection(BaseConnection):
@@ -107,14 +69,7 @@ class Connection(BaseConnection):
         return None if event is None else event.generated
 
     def _query_events(self, query: EventQuery) -> list[Event]:
-        found = [
-            event
-            for event in self._all()
-            if matches(event, query)
-            and is_after(query, sort_values(query, event.generated, event.message_id))
-        ]
-        found = ordered(found, query)
-        return found if query.limit is None else found[: query.limit]
+        return evaluate(self._all(), query)
 
     def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
         with self._log.locked(exclusive=True):
