@@ -48,8 +48,7 @@ class MissingExtra(StorageError, ConfigError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(
-            f"{package} is not installed; install it with: "
-            f"pip install 'pipeline[{extra}]'"
+            f"{package} is not installed; install it with: pip install 'pipeline[{extra}]'"
         )
         self.package = package
         self.extra = extra

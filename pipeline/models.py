@@ -105,11 +105,19 @@ class Trait:
 
     #: API names (Panko v2, EventFilter keys) by dtype.
     API_TYPE_NAMES: ClassVar[dict[int, str]] = {
-        0: "none", 1: "string", 2: "integer", 3: "float", 4: "datetime",
+        0: "none",
+        1: "string",
+        2: "integer",
+        3: "float",
+        4: "datetime",
     }
     #: Names used in event definition files by dtype.
     DEFINITION_TYPE_NAMES: ClassVar[dict[int, str]] = {
-        0: "none", 1: "text", 2: "int", 3: "float", 4: "datetime",
+        0: "none",
+        1: "text",
+        2: "int",
+        3: "float",
+        4: "datetime",
     }
 
     @classmethod

@@ -102,8 +102,18 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "exchanges",
         default=[
-            "nova", "glance", "cinder", "neutron", "keystone", "heat",
-            "ceilometer", "ironic", "swift", "magnum", "trove", "designate",
+            "nova",
+            "glance",
+            "cinder",
+            "neutron",
+            "keystone",
+            "heat",
+            "ceilometer",
+            "ironic",
+            "swift",
+            "magnum",
+            "trove",
+            "designate",
             "octavia",
         ],
         help="Topic exchanges (one per service, as oslo.messaging names "
@@ -116,8 +126,7 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
     ),
     cfg.ListOpt(
         "priorities",
-        default=["info", "warn", "error", "critical", "audit", "debug",
-                 "sample"],
+        default=["info", "warn", "error", "critical", "audit", "debug", "sample"],
         help="Notification priorities to consume.",
     ),
     cfg.StrOpt(
@@ -135,15 +144,13 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
         "batch_timeout",
         default=1.0,
         min=0.01,
-        help="Seconds to wait for a batch to fill before writing what is "
-        "there.",
+        help="Seconds to wait for a batch to fill before writing what is there.",
     ),
     cfg.IntOpt(
         "prefetch_count",
         default=0,
         min=0,
-        help="Unacknowledged messages the broker may hand one consumer; 0 "
-        "means twice batch_size.",
+        help="Unacknowledged messages the broker may hand one consumer; 0 means twice batch_size.",
     ),
     cfg.IntOpt(
         "workers",
@@ -176,8 +183,7 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
         "stats_interval",
         default=60,
         min=0,
-        help="Seconds between the consumer's statistics log lines; 0 "
-        "disables them.",
+        help="Seconds between the consumer's statistics log lines; 0 disables them.",
     ),
 ]
 
@@ -196,15 +202,15 @@ TICKETING_OPTS: list[cfg.Opt] = [
         "grouping",
         default="location",
         choices=[
-            ("location", (
-                "portable: channel, level, module, function, relative file "
-                "name and line"
-            )),
+            (
+                "location",
+                ("portable: channel, level, module, function, relative file name and line"),
+            ),
             ("logbook", "bit-for-bit logbook's hash, for existing logbook databases"),
-            ("template", (
-                "channel, level, exception type and the message with its "
-                "variable parts masked"
-            )),
+            (
+                "template",
+                ("channel, level, exception type and the message with its variable parts masked"),
+            ),
         ],
         help="How log records are grouped into tickets. A record whose "
         "extra carries 'fingerprint' is always grouped by it.",
@@ -213,8 +219,7 @@ TICKETING_OPTS: list[cfg.Opt] = [
         "hash_salt",
         default=None,
         secret=True,
-        help="Salt of the grouping hash; unset derives it from the app id, "
-        "as logbook does.",
+        help="Salt of the grouping hash; unset derives it from the app id, as logbook does.",
     ),
     cfg.StrOpt(
         "app_id",
@@ -230,9 +235,7 @@ TICKETING_OPTS: list[cfg.Opt] = [
 ]
 
 API_OPTS: list[cfg.Opt] = [
-    cfg.HostAddressOpt(
-        "host", default="127.0.0.1", help="Address the REST API listens on."
-    ),
+    cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("port", default=8977, help="Port the REST API listens on."),
     cfg.IntOpt(
         "default_api_return_limit",
@@ -250,10 +253,13 @@ API_OPTS: list[cfg.Opt] = [
         "auth_strategy",
         default="keystone",
         choices=[
-            ("keystone", (
-                "trust X-User-Id/X-Project-Id/X-Roles set by "
-                "keystonemiddleware in front of the API"
-            )),
+            (
+                "keystone",
+                (
+                    "trust X-User-Id/X-Project-Id/X-Roles set by "
+                    "keystonemiddleware in front of the API"
+                ),
+            ),
             ("noauth", "no access control; development only"),
         ],
         help="How requests are authorised.",

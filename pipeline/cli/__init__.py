@@ -53,12 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(SQLite file ./pipeline.sqlite).",
     )
     parser.add_argument(
-        "--config-dir", action="append", default=[], metavar="DIR",
+        "--config-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="directory of *.conf files read after --config-file",
     )
     parser.add_argument("--debug", "-d", action="store_true", help="log at debug level")
     parser.add_argument(
-        "--log-file", metavar="PATH",
+        "--log-file",
+        metavar="PATH",
         help="append log lines to PATH (overrides [DEFAULT] log_file); default: standard error",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -47,8 +47,10 @@ def expire(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     event_ttl = conf.database.event_time_to_live
     occurrence_ttl = conf.ticketing.occurrence_time_to_live
     if event_ttl <= 0 and occurrence_ttl <= 0:
-        print("event_time_to_live and occurrence_time_to_live are not set (<= 0): events and "
-              "ticket occurrences are kept forever; nothing deleted")
+        print(
+            "event_time_to_live and occurrence_time_to_live are not set (<= 0): events and "
+            "ticket occurrences are kept forever; nothing deleted"
+        )
         return 0
     required = [Capability.EVENT_EXPIRY] if event_ttl > 0 else []
     if occurrence_ttl > 0:
@@ -67,8 +69,10 @@ def expire(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
                 batch,
                 "ticket occurrences",
             )
-            print(f"deleted {total} ticket occurrences older than {occurrence_ttl} seconds; "
-                  "ticket counts are kept")
+            print(
+                f"deleted {total} ticket occurrences older than {occurrence_ttl} seconds; "
+                "ticket counts are kept"
+            )
     finally:
         conn.close()
     return 0
@@ -77,14 +81,16 @@ def expire(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``dbsync`` and ``expire``."""
     parser = subparsers.add_parser(
-        "dbsync", help="create or upgrade the database schema",
+        "dbsync",
+        help="create or upgrade the database schema",
         description="Create the tables (or collections and indexes) of "
         "[database] connection, or migrate them to this version. Safe to run "
         "again.",
     )
     parser.set_defaults(func=dbsync)
     parser = subparsers.add_parser(
-        "expire", help="delete expired events and ticket occurrences",
+        "expire",
+        help="delete expired events and ticket occurrences",
         description="Delete events generated more than [database] "
         "event_time_to_live seconds ago and ticket occurrences older than "
         "[ticketing] occurrence_time_to_live (tickets keep their counts), "

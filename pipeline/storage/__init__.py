@@ -56,7 +56,9 @@ def _load_driver_class(scheme: str) -> type[Connection]:
 
     try:
         manager: driver.DriverManager[Any] = driver.DriverManager(
-            NAMESPACE, scheme, invoke_on_load=False,
+            NAMESPACE,
+            scheme,
+            invoke_on_load=False,
             on_load_failure_callback=reraise,  # type: ignore[arg-type]
         )
     except NoMatches:
@@ -98,7 +100,10 @@ def get_connection(
                 raise
             LOG.warning(
                 "storage %s unavailable (%s); retry %d in %.1fs",
-                dress_url(url), err, attempt, interval,
+                dress_url(url),
+                err,
+                attempt,
+                interval,
             )
             time.sleep(interval)
 

@@ -39,7 +39,9 @@ OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
 SORT_KEYS = ("generated", "message_id")
 SORT_DIRECTIONS = ("asc", "desc")
 DEFAULT_SORT: tuple[tuple[str, str], ...] = (("generated", "asc"), ("message_id", "asc"))
-_TYPE_KEYS = {name: Trait.get_type_by_name(name) for name in ("string", "integer", "float", "datetime")}
+_TYPE_KEYS = {
+    name: Trait.get_type_by_name(name) for name in ("string", "integer", "float", "datetime")
+}
 
 
 class EventFilter:
@@ -107,8 +109,15 @@ class EventQuery:
     def with_after(self, values: tuple[Any, ...]) -> EventQuery:
         """A copy whose results start strictly after ``values``."""
         return EventQuery(
-            self.start, self.end, self.event_type, self.message_id, self.traits,
-            self.admin_proj, self.limit, self.sort, values,
+            self.start,
+            self.end,
+            self.event_type,
+            self.message_id,
+            self.traits,
+            self.admin_proj,
+            self.limit,
+            self.sort,
+            values,
         )
 
 
