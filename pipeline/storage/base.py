@@ -18,6 +18,7 @@ import datetime as dt
 import enum
 import logging
 import math
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any, ClassVar
 from oslo_config import cfg
 
 from pipeline.exceptions import InvalidMarker, InvalidQuery
-from pipeline.models import Event, Trait
+from pipeline.models import INT64_MAX, INT64_MIN, Event, Trait
 from pipeline.storage.query import EventFilter, EventQuery, build_event_query, sort_values
 from pipeline.storage.tickets import TicketStore
 
@@ -77,6 +78,11 @@ def _checked_event(event: Event) -> Event:
         raise ValueError(f"message_id must be a non-empty string, got {event.message_id!r}")
     if not isinstance(event.event_type, str) or not event.event_type:
         raise ValueError(f"event_type must be a non-empty string, got {event.event_type!r}")
+    ordered = sorted(event.traits, key=_BY_NAME)
+    if _already_checked(ordered):
+        if all(map(operator.is_, ordered, event.traits)):
+            return event
+        return Event(event.message_id, event.event_type, event.generated, tuple(ordered), event.raw)
     traits = []
     seen: set[str] = set()
     for trait in event.traits:
@@ -92,6 +98,44 @@ def _checked_event(event: Event) -> Event:
         traits.append(trait if value is trait.value else Trait(trait.name, trait.dtype, value))
     traits.sort(key=lambda trait: trait.name)
     return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
+
+
+_BY_NAME = operator.attrgetter("name")
+#: Value classes that ``Trait.convert_value`` returns unchanged, by dtype.
+_EXACT_CLASSES = {
+    Trait.TEXT_TYPE: str,
+    Trait.INT_TYPE: int,
+    Trait.FLOAT_TYPE: float,
+    Trait.DATETIME_TYPE: dt.datetime,
+}
+
+
+def _already_checked(traits: Sequence[Trait]) -> bool:
+    """True when ``traits`` would pass :func:`_checked_event` unchanged.
+
+    That is: names strictly ascending (hence unique), and every value
+    already of exactly its dtype's class and in range (64-bit ints, finite
+    floats, aware UTC datetimes), so conversion would return it as is.
+    ``traits`` must be sorted by name. The converter's events usually
+    qualify; checking is far cheaper than converting and rebuilding every
+    trait, and anything else takes the full path with its error messages.
+    """
+    previous = ""
+    exact = _EXACT_CLASSES
+    for trait in traits:
+        name, value = trait.name, trait.value
+        if not (previous < name and value.__class__ is exact.get(trait.dtype)):
+            return False
+        previous = name
+        if value.__class__ is int:
+            if not INT64_MIN <= value <= INT64_MAX:
+                return False
+        elif value.__class__ is float:
+            if not math.isfinite(value):
+                return False
+        elif value.__class__ is dt.datetime and value.tzinfo is not dt.UTC:
+            return False
+    return True
 
 
 class Connection(TicketStore, abc.ABC):
