@@ -90,6 +90,8 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self.batch_size: int = opts.batch_size
         self.batch_timeout: float = opts.batch_timeout
         self.prefetch: int = opts.prefetch_count or 2 * opts.batch_size
+        # Read once: looking an option up costs more than the check it guards.
+        self.stats_interval: float = opts.stats_interval
         self._batches: deque[Pending] = deque()
         self._conn: Any = None
         self._channel: Any = None
@@ -177,9 +179,12 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         )
 
     def on_iteration(self) -> None:
-        for done in self._background.finished():
-            self._finish(done)
-        if self._batches and not self._background.busy:
+        # Runs after every AMQP frame (three per message): keep it cheap.
+        background = self._background
+        if background.busy:
+            for done in background.finished():
+                self._finish(done)
+        if self._batches and not background.busy:
             first = self._batches[0]
             if (
                 len(first.items) >= self.batch_size
@@ -188,7 +193,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
                 self._submit()
         if self._reload_requested:
             self._reload()
-        if self.stats.due(self.conf.notification.stats_interval):
+        if self.stats_interval > 0 and self.stats.due(self.stats_interval):
             log_report(self.stats.report(), self.stats_stream)
 
     def on_consume_end(self, connection: Any, channel: Any) -> None:
