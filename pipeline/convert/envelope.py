@@ -15,10 +15,13 @@ import datetime as dt
 import json
 from typing import Any
 
+import msgspec
+
 from pipeline.exceptions import DecodeError
 from pipeline.models import parse_datetime
 
 _V2_VERSIONS = frozenset({"2.0"})
+_FAST = msgspec.json.Decoder()
 
 
 def decode_notification(body: bytes | bytearray | str | dict[str, Any]) -> dict[str, Any]:
@@ -58,16 +61,28 @@ def _parse(body: Any, what: str) -> dict[str, Any]:
     elif not isinstance(body, str):
         raise DecodeError(f"{what} must be bytes, text or a dict, not {type(body).__name__}")
     try:
-        data = json.loads(body)
+        # msgspec parses a notification two to three times faster. It
+        # refuses some input the standard library accepts (NaN, Infinity,
+        # lone surrogates, a BOM, UTF-16); that is parsed again by json, so
+        # what is accepted, and every error message, stays the standard
+        # library's. Both give the same values for what both accept.
+        data = _FAST.decode(body)
+    except (ValueError, RecursionError):
+        data = _parse_slowly(body, what)
+    if not isinstance(data, dict):
+        raise DecodeError(f"{what} is JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _parse_slowly(body: bytes | str, what: str) -> Any:
+    try:
+        return json.loads(body)
     except UnicodeDecodeError as err:
         raise DecodeError(f"{what} is not valid UTF-8 text: {err.reason}") from None
     except ValueError as err:
         raise DecodeError(f"{what} is not JSON: {err}") from None
     except RecursionError:
         raise DecodeError(f"{what} is JSON nested too deeply") from None
-    if not isinstance(data, dict):
-        raise DecodeError(f"{what} is JSON {type(data).__name__}, not an object")
-    return data
 
 
 def _unwrap_v2(envelope: dict[str, Any]) -> dict[str, Any]:
