@@ -54,9 +54,13 @@ from pipeline.consume.writer import BackgroundWriter, BatchWriter, Done
 LOG = logging.getLogger(__name__)
 #: Longest header value we copy a reason into; tracebacks are not wanted there.
 MAX_REASON = 1000
-#: Seconds the loop waits for a delivery before checking batches and timers;
-#: short, so a stored batch is acknowledged promptly even when nothing arrives.
-POLL_INTERVAL = 0.05
+#: Seconds the loop waits for a delivery before checking batches and timers.
+#: While a batch is being stored the prefetch window is usually full, so
+#: nothing arrives and the storage thread sits idle until this thread notices
+#: the batch is stored, acknowledges it and hands over the next: at 50 ms that
+#: gap cost about a tenth of the throughput. An idle consumer wakes 200 times
+#: a second for it: measured 0.8% of a core instead of 0.55% at 50 ms.
+POLL_INTERVAL = 0.005
 
 
 class Stopped(Exception):
