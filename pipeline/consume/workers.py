@@ -128,7 +128,8 @@ class Supervisor:
                 process.kill()
                 process.join()
             if process.exitcode != 0:
-                LOG.error("worker %d (pid %s) stopped with status %s", slot, process.pid,
-                          process.exitcode)
+                LOG.error(
+                    "worker %d (pid %s) stopped with status %s", slot, process.pid, process.exitcode
+                )
                 status = 1
         return status
