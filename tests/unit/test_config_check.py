@@ -8,6 +8,7 @@ import re
 import pytest
 
 from pipeline import cli, storage
+from tests.servers import unavailable
 
 
 def _check(tmp_path: pathlib.Path, text: str, capsys: pytest.CaptureFixture[str]
@@ -87,7 +88,7 @@ def test_a_driver_without_tickets_is_reported(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if "jsonl" not in storage.installed_drivers():
-        pytest.skip("plugin pipeline-jsonl not installed (pip install ./tests/plugins/*)")
+        unavailable("plugin pipeline-jsonl", "not installed (pip install ./tests/plugins/*)")
     status, out, err = _check(tmp_path, f"[database]\nconnection = jsonl://{tmp_path}/s\n", capsys)
     assert status == 0, err
     assert "capabilities: event_expiry, events)" in out
