@@ -103,6 +103,17 @@ def _fields(*texts: str) -> list[FieldPath]:
     return [FieldPath(text) for text in texts]
 
 
+#: project_id and tenant_id are one value under two names (Ceilometer's
+#: default traits); both read it from the same places.
+_PROJECT_FIELDS = _fields(
+    "payload.tenant_id",
+    "payload.project_id",
+    "_context_project_id",
+    "_context_tenant",
+    "_context_project",
+    "context.project_id",
+)
+
 #: Traits every event gets (a definition may override them by name). The
 #: project and user come from the payload first, then from the request
 #: context, which oslo.messaging v1/v2 flattens into ``_context_*`` keys.
@@ -116,14 +127,7 @@ DEFAULT_TRAITS: tuple[TraitDefinition, ...] = (
     TraitDefinition(
         "project_id",
         _TEXT,
-        _fields(
-            "payload.tenant_id",
-            "payload.project_id",
-            "_context_project_id",
-            "_context_tenant",
-            "_context_project",
-            "context.project_id",
-        ),
+        _PROJECT_FIELDS,
     ),
     TraitDefinition(
         "user_id",
@@ -133,14 +137,7 @@ DEFAULT_TRAITS: tuple[TraitDefinition, ...] = (
     TraitDefinition(
         "tenant_id",
         _TEXT,
-        _fields(
-            "payload.tenant_id",
-            "payload.project_id",
-            "_context_project_id",
-            "_context_tenant",
-            "_context_project",
-            "context.project_id",
-        ),
+        _PROJECT_FIELDS,
     ),
 )
 
