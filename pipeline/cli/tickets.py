@@ -110,26 +110,25 @@ def show_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     return 0
 
 
-def solve_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    """Mark a ticket solved; exit 1 when unknown."""
+def _change_ticket(conf: cfg.ConfigOpts, ticket_id: int, change: str, done: str) -> int:
+    """Call the connection's ``change`` method on one ticket and say it is ``done``."""
     conn = _connect(conf)
     try:
-        conn.solve_ticket(args.ticket_id)
+        getattr(conn, change)(ticket_id)
     finally:
         conn.close()
-    print(f"ticket {args.ticket_id} solved")
+    print(f"ticket {ticket_id} {done}")
     return 0
+
+
+def solve_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    """Mark a ticket solved; exit 1 when unknown."""
+    return _change_ticket(conf, args.ticket_id, "solve_ticket", "solved")
 
 
 def delete_ticket(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Delete a ticket and its occurrences; exit 1 when unknown."""
-    conn = _connect(conf)
-    try:
-        conn.delete_ticket(args.ticket_id)
-    finally:
-        conn.close()
-    print(f"ticket {args.ticket_id} deleted")
-    return 0
+    return _change_ticket(conf, args.ticket_id, "delete_ticket", "deleted")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
