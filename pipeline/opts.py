@@ -102,37 +102,66 @@ NOTIFICATION_OPTS: list[cfg.Opt] = [
     cfg.ListOpt(
         "exchanges",
         default=[
+            # Ceilometer's notification agent's list, in its order ...
             "nova",
             "glance",
-            "cinder",
             "neutron",
-            "keystone",
+            "cinder",
             "heat",
-            "ceilometer",
-            "ironic",
-            "swift",
-            "magnum",
+            "keystone",
             "trove",
+            "zaqar",
+            "swift",
+            "ceilometer",
+            "magnum",
+            "dns",
+            "ironic",
+            "aodh",
+            # ... and the services pipeline also reads.
             "designate",
             "octavia",
         ],
         help="Topic exchanges (one per service, as oslo.messaging names "
-        "them) whose notifications are consumed.",
+        "them: the service's control_exchange) whose notifications are "
+        "consumed. Every consumed queue is bound on each of them. An exchange "
+        "that exists is used as it is; a missing one is declared exactly as "
+        "oslo.messaging would declare it with the [oslo_messaging_rabbit] "
+        "settings.",
     ),
     cfg.ListOpt(
         "topics",
         default=["notifications"],
-        help="Notification topics; each is bound as <topic>.<priority>.",
+        help="Notification topics, as the services' [oslo_messaging_notifications] "
+        "topics. Without a pool, pipeline reads the queue <topic>.<priority> that "
+        "the services' notifiers declare and fill, exactly as Ceilometer's "
+        "notification agent does. To run beside a Ceilometer that reads "
+        "'notifications', give the services a topic of their own for pipeline "
+        "(topics = notifications,pipeline on the services, topics = pipeline "
+        "here) or set pool.",
     ),
     cfg.ListOpt(
         "priorities",
-        default=["info", "warn", "error", "critical", "audit", "debug", "sample"],
-        help="Notification priorities to consume.",
+        default=["audit", "critical", "debug", "error", "info", "sample", "warn"],
+        help="Notification priorities to consume (one queue <topic>.<priority> each).",
     ),
     cfg.StrOpt(
-        "queue_name",
-        default="pipeline.notifications",
-        help="Durable queue shared by every consumer (competing consumers).",
+        "pool",
+        default=None,
+        help="oslo.messaging's listener pool: when set, pipeline reads one queue "
+        "of its own with this name, bound with every <topic>.<priority> on "
+        "every exchange, so it receives a copy of every notification while "
+        "another program (Ceilometer) keeps reading <topic>.<priority>. The "
+        "<topic>.<priority> queues then fill up unless someone reads them. "
+        "Unset: read <topic>.<priority> directly.",
+    ),
+    cfg.ListOpt(
+        "messaging_urls",
+        default=[],
+        secret=True,
+        help="Transport URLs to read notifications from, one connection each "
+        "with the same exchanges and queues (Ceilometer's option: "
+        "openstack-ansible runs one vhost per service). Empty: [DEFAULT] "
+        "transport_url. Log records are read from [DEFAULT] transport_url only.",
     ),
     cfg.IntOpt(
         "batch_size",
@@ -234,6 +263,77 @@ TICKETING_OPTS: list[cfg.Opt] = [
     ),
 ]
 
+#: oslo.messaging's own [oslo_messaging_rabbit] options that decide how its
+#: notifiers and listeners declare exchanges and queues and how they connect,
+#: with its names, meanings and defaults, so an operator copies the section
+#: from nova.conf.
+OSLO_MESSAGING_RABBIT_OPTS: list[cfg.Opt] = [
+    cfg.BoolOpt(
+        "amqp_durable_queues",
+        default=False,
+        help="Use durable queues in AMQP (oslo.messaging's option). Decides "
+        "how a missing exchange or <topic>.<priority> queue is declared: set "
+        "it as on the services.",
+    ),
+    cfg.BoolOpt(
+        "amqp_auto_delete",
+        default=False,
+        help="Auto-delete queues in AMQP (oslo.messaging's option).",
+    ),
+    cfg.BoolOpt(
+        "rabbit_quorum_queue",
+        default=False,
+        help="Use quorum queues (x-queue-type: quorum), as oslo.messaging "
+        "does; implies durable exchanges and queues. Cannot be combined with "
+        "rabbit_ha_queues.",
+    ),
+    cfg.IntOpt(
+        "rabbit_quorum_delivery_limit",
+        default=0,
+        min=0,
+        help="x-delivery-limit of the quorum queues declared (0: not set).",
+    ),
+    cfg.IntOpt(
+        "rabbit_quorum_max_memory_length",
+        default=0,
+        min=0,
+        help="x-max-in-memory-length of the quorum queues declared (0: not set).",
+    ),
+    cfg.IntOpt(
+        "rabbit_quorum_max_memory_bytes",
+        default=0,
+        min=0,
+        help="x-max-in-memory-bytes of the quorum queues declared (0: not set).",
+    ),
+    cfg.BoolOpt(
+        "rabbit_ha_queues",
+        default=False,
+        help="Declare queues with x-ha-policy: all, as oslo.messaging does "
+        "(mirroring itself is a broker policy since RabbitMQ 3.0).",
+    ),
+    cfg.IntOpt(
+        "heartbeat_timeout_threshold",
+        default=60,
+        min=0,
+        help="Seconds without a heartbeat after which the broker connection "
+        "counts as dead (0 disables heartbeats).",
+    ),
+    cfg.BoolOpt(
+        "ssl",
+        default=False,
+        help="Connect to the broker over TLS (amqps:// URLs always do).",
+    ),
+    cfg.StrOpt("ssl_ca_file", default="", help="CA certificates file to verify the broker with."),
+    cfg.StrOpt("ssl_cert_file", default="", help="Client certificate file (PEM)."),
+    cfg.StrOpt("ssl_key_file", default="", help="Client private key file (PEM)."),
+    cfg.StrOpt(
+        "ssl_version",
+        default="",
+        help="TLS protocol version to require (TLSv1_2, TLSv1_3); empty: the "
+        "highest both sides support.",
+    ),
+]
+
 API_OPTS: list[cfg.Opt] = [
     cfg.HostAddressOpt("host", default="127.0.0.1", help="Address the REST API listens on."),
     cfg.PortOpt("port", default=8977, help="Port the REST API listens on."),
@@ -276,4 +376,5 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("notification", NOTIFICATION_OPTS),
         ("ticketing", TICKETING_OPTS),
         ("api", API_OPTS),
+        ("oslo_messaging_rabbit", OSLO_MESSAGING_RABBIT_OPTS),
     ]

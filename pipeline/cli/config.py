@@ -1,8 +1,10 @@
 """``pipeline config check``: validate a configuration and say what it would do.
 
-Nothing is connected to: the check reads the configuration files, the
-event definitions and the installed drivers only, so it is safe to run on a
-host before the broker or the database exists. It reports
+The check reads the configuration files, the event definitions and the
+installed drivers, and looks at the brokers passively (nothing is declared,
+an unreachable broker is only a warning; ``--offline`` skips the look), so
+it is safe to run on a host before the broker or the database exists. It
+reports
 
 * errors (exit status 2): an option or section pipeline does not know in
   a known group, a value its type rejects, a storage scheme no installed
@@ -10,8 +12,10 @@ host before the broker or the database exists. It reports
   load (with file, line and column);
 * warnings: sections pipeline does not read (another program's, or a typo),
   settings that will not do what they suggest;
-* the plan: storage driver and URL, transport URL (passwords masked),
-  exchanges, queues and bindings, batching, ticketing and the API.
+* the plan: storage driver and URL, transport URLs (passwords masked),
+  exchanges, queues and bindings, and for each of them on the broker whether
+  it will be used as found or declared, and with which flags; batching,
+  ticketing and the API.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pipeline.service import prepare_service
 from pipeline.storage import Capability
 
 #: Options oslo.config itself reads from [DEFAULT].
+#: Seconds ``config check`` waits for a broker before reporting it unreachable.
+BROKER_TIMEOUT = 5.0
 _OSLO_DEFAULT_OPTS = {"config_file", "config_dir", "config_source", "shell_completion"}
 
 
@@ -187,17 +193,39 @@ def check_definitions(conf: cfg.ConfigOpts, report: Report) -> None:
     )
 
 
-def describe_bus(conf: cfg.ConfigOpts, report: Report) -> None:
-    """Transport, exchanges, queues and bindings, as ``pipeline consume`` declares them."""
+def describe_bus(conf: cfg.ConfigOpts, report: Report, *, look: bool = True) -> None:
+    """Transports, exchanges, queues and bindings, and what the broker has of them.
+
+    With ``look``, each broker is asked passively (nothing is declared) about
+    every exchange and queue: used as found, found with other flags, or
+    missing and to be declared with which flags.
+    """
     notif = conf.notification
-    queue = topology.notification_queue(conf)
+    try:
+        flags = topology.oslo_flags(conf)
+    except ConfigError as err:
+        report.errors.append(str(err))
+        return
+    for feed in topology.feeds(conf):
+        reads = " and ".join(
+            what
+            for what, on in (
+                ("notifications", feed.notifications),
+                ("log records", feed.log_records),
+            )
+            if on
+        )
+        report.add("transport", f"{mask_transport_url(feed.url)}: {reads}")
+    queues = [queue.name for queue in topology.notification_queues(conf)]
     exchanges = [exchange.name for exchange in topology.notification_exchanges(conf)]
-    report.add("transport", mask_transport_url(conf.transport_url))
+    owner = (
+        f"pool queue of pipeline's own {notif.pool!r}" if notif.pool else "oslo.messaging's queues"
+    )
     report.add(
         "notifications",
-        f"durable queue {queue.name!r} bound to {len(exchanges)} topic exchanges "
-        f"({', '.join(exchanges)}) with routing keys {', '.join(topology.routing_keys(conf))} "
-        f"({len(queue.bindings)} bindings)",
+        f"{owner} {', '.join(queues)} bound on {len(exchanges)} topic exchanges "
+        f"({', '.join(exchanges)}); missing ones are declared as oslo.messaging "
+        f"would with [oslo_messaging_rabbit]: {flags.describe()}",
     )
     dead = topology.dead_letter_queue(conf)
     report.add("dead letters", f"exchange {notif.dead_letter_exchange!r} -> queue {dead.name!r}")
@@ -205,8 +233,32 @@ def describe_bus(conf: cfg.ConfigOpts, report: Report) -> None:
     report.add(
         "batches",
         f"{notif.batch_size} messages or {notif.batch_timeout} s per write; prefetch "
-        f"{prefetch}; {notif.workers} worker process(es)",
+        f"{prefetch} per queue; {notif.workers} worker process(es)",
     )
+    if look:
+        for feed in topology.feeds(conf):
+            look_at_broker(conf, feed, report)
+
+
+def look_at_broker(conf: cfg.ConfigOpts, feed: topology.Feed, report: Report) -> None:
+    """Add what the broker of ``feed`` has of each entity; warn if unreachable."""
+    from pipeline.consume.broker import broker_connection
+    from pipeline.consume.declaring import ensure_topology
+
+    conn = broker_connection(conf, feed.url)
+    label = f"broker {mask_transport_url(feed.url)}"
+    try:
+        conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+        survey = ensure_topology(conn, conf, feed, declare=False)
+    except (*conn.connection_errors, *conn.channel_errors, OSError) as err:
+        report.warnings.append(f"{label} could not be reached to check its entities: {err}")
+        return
+    finally:
+        conn.release()
+    report.add(label, "asked passively (nothing declared):")
+    for finding in survey.findings:
+        report.add(f"  {finding.kind}", finding.describe(kind=False))
+    report.warnings.extend(survey.warnings)
 
 
 def describe_ticketing(conf: cfg.ConfigOpts, report: Report) -> None:
@@ -225,8 +277,8 @@ def describe_ticketing(conf: cfg.ConfigOpts, report: Report) -> None:
     )
 
 
-def run_check(conf: cfg.ConfigOpts) -> Report:
-    """Check ``conf`` and the files it came from; never connects anywhere."""
+def run_check(conf: cfg.ConfigOpts, *, look: bool = True) -> Report:
+    """Check ``conf`` and the files it came from; ``look`` asks the brokers (passively)."""
     report = Report()
     files = config_files(conf)
     report.add("config files", ", ".join(files) or "none (defaults apply)")
@@ -237,7 +289,7 @@ def run_check(conf: cfg.ConfigOpts) -> Report:
         return report
     check_storage(conf, report)
     check_definitions(conf, report)
-    describe_bus(conf, report)
+    describe_bus(conf, report, look=look)
     describe_ticketing(conf, report)
     api = conf.api
     report.add("api", f"http://{api.host}:{api.port}/ (auth {api.auth_strategy})")
@@ -252,7 +304,7 @@ def check(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
             conf = prepare_service(argv)
         except (cfg.Error, ValueError) as err:
             raise ConfigError(f"configuration: {err}") from err
-    report = run_check(conf)
+    report = run_check(conf, look=not args.offline)
     width = max(len(label) for label, _ in report.plan) + 1
     for label, text in report.plan:
         print(f"{label + ':':<{width}} {text}")
@@ -279,10 +331,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     check_parser = commands.add_parser(
         "check",
         help="validate the configuration and show what it would do",
-        description="Validate the configuration files and the event definitions "
-        "without connecting anywhere, then print the storage driver, the URLs "
-        "(passwords masked), exchanges, queues and bindings, batching and "
-        "ticketing. Exit status 2 when something is wrong.",
+        description="Validate the configuration files and the event definitions, "
+        "then print the storage driver, the URLs (passwords masked), exchanges, "
+        "queues and bindings (and, asked passively of each broker, whether each "
+        "will be used as found or declared, with which flags), batching and "
+        "ticketing. Nothing is declared or written. Exit status 2 when something "
+        "is wrong; an unreachable broker is a warning.",
+    )
+    check_parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not contact the brokers",
     )
     check_parser.add_argument(
         "--config-file",

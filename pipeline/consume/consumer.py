@@ -6,8 +6,11 @@ batch in hand is forgotten *without* acknowledgement (the broker redelivers
 it; stored events are de-duplicated by message id) and consuming resumes on
 a new connection.
 
-Both queues are consumed on one channel with a prefetch of
-``[notification] prefetch_count`` (0 = twice ``batch_size``). Deliveries are
+On every (re)connection the consumer checks the exchanges and queues of
+its :class:`~pipeline.consume.topology.Feed` and declares only what is
+missing (:mod:`pipeline.consume.declaring`), then consumes every queue on one
+channel, each with a prefetch of ``[notification] prefetch_count`` (0 = twice
+``batch_size``). Deliveries are
 buffered in arrival order; a batch is the oldest ``batch_size`` of them, cut
 when that many have arrived or ``batch_timeout`` after the oldest arrived.
 Each message is decoded and converted on arrival; a full batch is written
@@ -48,6 +51,7 @@ from oslo_config import cfg
 
 from pipeline.consume import topology
 from pipeline.consume.batch import EventSource, Item, Pending, Source, Translator
+from pipeline.consume.declaring import Finding, Status, ensure_topology
 from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BackgroundWriter, BatchWriter, Done
 
@@ -79,6 +83,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         stats: Stats,
         *,
         tickets: bool = True,
+        notifications: bool = True,
         load_converter: Callable[[], EventSource] | None = None,
         stats_stream: TextIO | None = None,
     ) -> None:
@@ -88,6 +93,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self.writer = writer
         self.stats = stats
         self.tickets = tickets
+        self.notifications = notifications
+        # What this consumer reads on its connection; what the broker has is
+        # checked and completed on every (re)connection.
+        self.feed = topology.Feed(connection.as_uri(), notifications, tickets)
+        self._reported: set[tuple[str, str, Status]] = set()
         self.load_converter = load_converter
         self.stats_stream = stats_stream
         opts = conf.notification
@@ -98,6 +108,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self.stats_interval: float = opts.stats_interval
         self._batches: deque[Pending] = deque()
         self._conn: Any = None
+        self._broker: Any = None
         self._channel: Any = None
         self._producer: kombu.Producer | None = None
         self._abandoned = False
@@ -129,28 +140,49 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
 
     # -- ConsumerMixin hooks ----------------------------------------------
 
+    def create_connection(self) -> kombu.Connection:
+        # Kept so get_consumers can open channels of its own for declaring.
+        self._broker = super().create_connection()
+        return self._broker
+
     def get_consumers(self, consumer_class: Any, channel: Any) -> list[kombu.Consumer]:
-        topology.declare_dead_letter(channel, self.conf)
+        survey = ensure_topology(self._broker, self.conf, self.feed)
+        for finding in survey.findings:
+            self._report(finding)
         self._channel = channel
         self._producer = kombu.Producer(
             channel, exchange=topology.dead_letter_exchange(self.conf), auto_declare=False
         )
-        consumers = [
-            consumer_class(
-                queues=[topology.notification_queue(self.conf)],
-                on_message=self._on_notification,
-                prefetch_count=self.prefetch,
+        consumers = []
+        if self.notifications:
+            consumers.append(
+                consumer_class(
+                    queues=topology.notification_queues(self.conf),
+                    on_message=self._on_notification,
+                    prefetch_count=self.prefetch,
+                    auto_declare=False,
+                )
             )
-        ]
         if self.tickets:
             consumers.append(
                 consumer_class(
                     queues=[topology.logging_queue(self.conf)],
                     on_message=self._on_log_record,
                     prefetch_count=self.prefetch,
+                    auto_declare=False,
                 )
             )
         return consumers
+
+    def _report(self, finding: Finding) -> None:
+        """Log what was declared, and each entity used despite other flags once."""
+        if finding.status is Status.DECLARED:
+            LOG.info("%s", finding.describe())
+        elif finding.status is Status.DIFFERS:
+            key = (finding.kind, finding.name, finding.status)
+            if key not in self._reported:
+                self._reported.add(key)
+                LOG.warning("%s", finding.describe())
 
     def on_connection_revived(self) -> None:
         self._connections += 1
@@ -173,10 +205,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
         self._conn = connection
+        names = [queue.name for consumer in consumers for queue in consumer.queues]
         LOG.info(
-            "consuming %s%s with prefetch %d, batches of %d or %.2fs",
-            self.conf.notification.queue_name,
-            f" and {self.conf.ticketing.queue}" if self.tickets else "",
+            "consuming %s on %s with prefetch %d per queue, batches of %d or %.2fs",
+            ", ".join(names),
+            connection.as_uri(),
             self.prefetch,
             self.batch_size,
             self.batch_timeout,
@@ -280,7 +313,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
                 "x-pipeline-reason": reason[:MAX_REASON],
                 "x-original-exchange": info.get("exchange") or "",
                 "x-original-routing-key": info.get("routing_key") or "",
-                "x-original-queue": self._queue_name(item.source),
+                "x-original-queue": self._queue_name(item),
             }
         )
         properties = message.properties or {}
@@ -304,10 +337,13 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             reason,
         )
 
-    def _queue_name(self, source: Source) -> str:
-        if source is Source.NOTIFICATION:
-            return str(self.conf.notification.queue_name)
-        return str(self.conf.ticketing.queue)
+    def _queue_name(self, item: Item) -> str:
+        # Each notification queue is bound with its own name as routing key,
+        # except the pool queue, which receives them all.
+        if item.source is Source.LOG_RECORD:
+            return str(self.conf.ticketing.queue)
+        info = item.message.delivery_info or {}
+        return str(self.conf.notification.pool or info.get("routing_key") or "")
 
     def _reload(self) -> None:
         self._reload_requested = False

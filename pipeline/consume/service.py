@@ -11,48 +11,43 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from typing import Any, TextIO
 
-import kombu
 from oslo_config import cfg
 
 from pipeline import storage
+from pipeline.consume import topology
 from pipeline.consume.batch import Translator, load_converter, translator_from_config
+from pipeline.consume.broker import broker_connection
 from pipeline.consume.consumer import Consumer
+from pipeline.consume.declaring import ensure_topology
 from pipeline.consume.retry import Backoff
 from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BatchWriter
 from pipeline.storage import Capability
 
 LOG = logging.getLogger(__name__)
-#: Seconds of broker silence after which the connection counts as dead.
-HEARTBEAT = 60
-
-
-def broker_connection(conf: cfg.ConfigOpts) -> kombu.Connection:
-    """The kombu connection of ``[DEFAULT] transport_url`` (AMQP: publisher confirms)."""
-    conn = kombu.Connection(conf.transport_url, heartbeat=HEARTBEAT)
-    if conn.transport.driver_type == "amqp":
-        # Dead letters are acknowledged away only once the broker confirmed
-        # them; the name makes the connection easy to find in rabbitmqctl.
-        conn.transport_options = {
-            **(conn.transport_options or {}),
-            "confirm_publish": True,
-            "client_properties": {"connection_name": f"pipeline-consume pid {os.getpid()}"},
-        }
-    return conn
+#: Seconds a start-up look at the broker may take before it is skipped.
+SURVEY_TIMEOUT = 10.0
 
 
 def build_consumer(
     conf: cfg.ConfigOpts,
     conn: storage.Connection,
     *,
+    feed: topology.Feed | None = None,
     translator: Translator | None = None,
     stats_stream: TextIO | None = None,
 ) -> Consumer:
-    """A consumer writing to ``conn``; tickets only if the driver stores them."""
+    """A consumer of ``feed`` (default: the first of ``conf``) writing to ``conn``.
+
+    Log records and error notifications become tickets only if the driver
+    stores them.
+    """
+    feed = feed or topology.feeds(conf)[0]
     tickets = Capability.TICKETS in conn.capabilities
-    if not tickets:
+    if not tickets and feed.log_records:
         LOG.warning(
             "storage driver %s does not store tickets: the %s queue is not consumed "
             "and no notification becomes a ticket",
@@ -67,14 +62,37 @@ def build_consumer(
     backoff = Backoff(initial=0.5, maximum=conf.notification.max_retry_interval)
     return Consumer(
         conf,
-        broker_connection(conf),
+        broker_connection(conf, feed.url),
         translator,
         BatchWriter(conn, stats, backoff),
         stats,
-        tickets=tickets,
+        tickets=tickets and feed.log_records,
+        notifications=feed.notifications,
         load_converter=lambda: load_converter(conf),
         stats_stream=stats_stream,
     )
+
+
+def survey_broker(conf: cfg.ConfigOpts) -> None:
+    """Warn, once at start, about queues shared with or stranded by another reader.
+
+    Only looks (passive declarations): the consumers declare what is missing.
+    A broker that cannot be reached now is left to the consumers' retries.
+    """
+    for feed in topology.feeds(conf):
+        if not feed.notifications:
+            continue
+        conn = broker_connection(conf, feed.url)
+        try:
+            conn.ensure_connection(max_retries=1, timeout=SURVEY_TIMEOUT)
+            survey = ensure_topology(conn, conf, feed, declare=False)
+        except (*conn.connection_errors, *conn.channel_errors, OSError) as err:
+            LOG.warning("could not look at the broker %s before starting: %s", conn.as_uri(), err)
+            continue
+        finally:
+            conn.release()
+        for warning in survey.warnings:
+            LOG.warning("%s (broker %s)", warning, conn.as_uri())
 
 
 def exit_on_stop_signals() -> None:
@@ -96,15 +114,17 @@ def exit_on_stop_signals() -> None:
     signal.signal(signal.SIGINT, leave)
 
 
-def install_signals(consumer: Consumer) -> None:
-    """Route SIGTERM/SIGINT to a graceful stop and SIGHUP to a reload."""
+def install_signals(consumers: list[Consumer]) -> None:
+    """Route SIGTERM/SIGINT to a graceful stop and SIGHUP to a reload, for all."""
 
     def stop(signum: int, _frame: Any) -> None:
         LOG.info("signal %s: finishing the batch in hand, then exiting", signum)
-        consumer.stop()
+        for consumer in consumers:
+            consumer.stop()
 
     def reload(_signum: int, _frame: Any) -> None:
-        consumer.request_reload()
+        for consumer in consumers:
+            consumer.request_reload()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -112,14 +132,52 @@ def install_signals(consumer: Consumer) -> None:
 
 
 def run_worker(conf: cfg.ConfigOpts, stats_stream: TextIO | None = None) -> int:
-    """Consume until SIGTERM/SIGINT; return the exit status (0)."""
+    """Consume every feed until SIGTERM/SIGINT; return the exit status.
+
+    One consumer per broker URL (``[notification] messaging_urls``), each
+    with its own storage connection, in threads of this process; acks go to
+    the connection a message came from. A consumer that dies stops the
+    others, and the status is then 1 (the supervisor restarts the process).
+    """
     exit_on_stop_signals()
-    conn = storage.get_connection_from_config(conf, require=[Capability.EVENTS])
+    conns: list[storage.Connection] = []
     try:
-        consumer = build_consumer(conf, conn, stats_stream=stats_stream)
-        install_signals(consumer)
-        consumer.run_until_stopped()
-        log_report(consumer.stats.report(), stats_stream)
+        consumers = []
+        for feed in topology.feeds(conf):
+            conns.append(storage.get_connection_from_config(conf, require=[Capability.EVENTS]))
+            consumers.append(build_consumer(conf, conns[-1], feed=feed, stats_stream=stats_stream))
+        install_signals(consumers)
+        status = run_consumers(consumers)
+        for consumer in consumers:
+            log_report(consumer.stats.report(), stats_stream)
     finally:
-        conn.close()
-    return 0
+        for conn in conns:
+            conn.close()
+    return status
+
+
+def run_consumers(consumers: list[Consumer]) -> int:
+    """Run each consumer in a thread (the first in this one); 0 if all stopped cleanly."""
+    failed: list[Exception] = []
+
+    def run(consumer: Consumer) -> None:
+        try:
+            consumer.run_until_stopped()
+        except Exception as err:  # reported, and the others stopped
+            LOG.exception("consumer of %s failed; stopping the others", consumer.feed.url)
+            failed.append(err)
+            for other in consumers:
+                other.stop()
+
+    threads = [
+        threading.Thread(target=run, args=(consumer,), name=f"consumer-{index}", daemon=True)
+        for index, consumer in enumerate(consumers[1:], 1)
+    ]
+    for thread in threads:
+        thread.start()
+    run(consumers[0])
+    for thread in threads:
+        # Joined with a timeout so this (main) thread keeps handling signals.
+        while thread.is_alive():
+            thread.join(0.5)
+    return 1 if failed else 0

@@ -25,6 +25,7 @@ import kombu
 from oslo_config import cfg
 
 from pipeline.consume import topology
+from pipeline.consume.declaring import ensure_topology
 from pipeline.exceptions import ConfigError
 
 #: oslo.messaging's notification timestamp format.
@@ -105,17 +106,16 @@ def notifications(
         )
 
 
-def declare(channel: Any, conf: cfg.ConfigOpts) -> None:
+def declare(connection: kombu.Connection, conf: cfg.ConfigOpts) -> None:
     """Declare the consumer's queues, so nothing published before it starts is lost."""
-    topology.notification_queue(conf).bind(channel).declare()
-    topology.logging_queue(conf).bind(channel).declare()
+    ensure_topology(connection, conf, topology.Feed(conf.transport_url, True, True))
 
 
 def publish(connection: kombu.Connection, conf: cfg.ConfigOpts, items: Iterable[Outgoing]) -> int:
     """Publish ``items`` on ``connection``; return how many were published."""
     published = 0
+    declare(connection, conf)
     with connection.channel() as channel:
-        declare(channel, conf)
         producer = kombu.Producer(channel)
         exchanges = {e.name: e for e in topology.notification_exchanges(conf)}
         for item in items:
