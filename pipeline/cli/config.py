@@ -246,7 +246,7 @@ def look_at_broker(conf: cfg.ConfigOpts, feed: topology.Feed, report: Report) ->
     from pipeline.consume.declaring import ensure_topology
 
     conn = broker_connection(conf, feed.url)
-    label = f"broker {mask_transport_url(feed.url)}"
+    label = f"broker {mask_transport_url(feed.url)}"  # for the warning
     try:
         conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
         survey = ensure_topology(conn, conf, feed, declare=False)
@@ -255,7 +255,7 @@ def look_at_broker(conf: cfg.ConfigOpts, feed: topology.Feed, report: Report) ->
         return
     finally:
         conn.release()
-    report.add(label, "asked passively (nothing declared):")
+    report.add("broker", f"{mask_transport_url(feed.url)}, asked passively (nothing declared):")
     for finding in survey.findings:
         report.add(f"  {finding.kind}", finding.describe(kind=False))
     report.warnings.extend(survey.warnings)

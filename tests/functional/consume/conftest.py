@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from pipeline.consume.service import build_consumer
 from tests import servers
 
 AMQP_URL = servers.AMQP_URL
+#: Every priority a notifier may publish (pipeline's default list).
+PRIORITIES = ("audit", "critical", "debug", "error", "info", "sample", "warn")
 
 
 @dataclass
@@ -41,16 +43,21 @@ class Names:
     tag: str
     exchanges: list[str]
     topic: str
-    queue: str
     logging: str
     dlx: str
     dead: str
+    #: Further queues a test declares (a pool), deleted with the rest.
+    extra_queues: list[str] = field(default_factory=list)
+
+    @property
+    def queue(self) -> str:
+        """The queue info notifications land in: oslo.messaging's <topic>.info."""
+        return f"{self.topic}.info"
 
     def apply(self, conf: cfg.ConfigOpts) -> None:
         conf.set_override("transport_url", AMQP_URL)
         conf.set_override("exchanges", self.exchanges, "notification")
         conf.set_override("topics", [self.topic], "notification")
-        conf.set_override("queue_name", self.queue, "notification")
         conf.set_override("dead_letter_exchange", self.dlx, "notification")
         conf.set_override("dead_letter_queue", self.dead, "notification")
         conf.set_override("queue", self.logging, "ticketing")
@@ -62,7 +69,6 @@ class Names:
             "[notification]",
             f"exchanges = {','.join(self.exchanges)}",
             f"topics = {self.topic}",
-            f"queue_name = {self.queue}",
             f"dead_letter_exchange = {self.dlx}",
             f"dead_letter_queue = {self.dead}",
             "[ticketing]",
@@ -73,8 +79,8 @@ class Names:
 def _delete_entities(names: Names) -> None:
     with contextlib.suppress(Exception), kombu.Connection(AMQP_URL, connect_timeout=5) as conn:
         channel = conn.channel()
-        queues = [names.queue, names.logging, names.dead]
-        queues += [f"{names.topic}.{p}" for p in ("info", "error", "warn", "critical")]
+        queues = [names.logging, names.dead, *names.extra_queues]
+        queues += [f"{names.topic}.{p}" for p in PRIORITIES]
         for queue in queues:
             channel.queue_delete(queue)
         for exchange in [*names.exchanges, names.logging, names.dlx]:
@@ -96,7 +102,6 @@ def names(amqp: str) -> Iterator[Names]:
         tag=tag,
         exchanges=[f"t-{tag}-nova", f"t-{tag}-glance"],
         topic=f"t-{tag}-notifications",
-        queue=f"t-{tag}-events",
         logging=f"t-{tag}-logging",
         dlx=f"t-{tag}-dlx",
         dead=f"t-{tag}-dead",
@@ -255,17 +260,14 @@ def publish_raw(
 
 
 def declare_topology(conf: cfg.ConfigOpts) -> None:
-    """Declare the consumer's queues up front, so publishes before it starts are kept."""
+    """Declare what the consumer reads up front, as a notifier that published
+    first would have, so publishes before the consumer starts are kept."""
     from pipeline.consume import topology
+    from pipeline.consume.declaring import ensure_topology
 
     with kombu.Connection(AMQP_URL) as conn:
-        channel = conn.default_channel
-        for queue in (
-            topology.notification_queue(conf),
-            topology.logging_queue(conf),
-            topology.dead_letter_queue(conf),
-        ):
-            queue.bind(channel).declare()
+        for feed in topology.feeds(conf):
+            ensure_topology(conn, conf, feed)
 
 
 def queue_depth(name: str) -> int:

@@ -14,6 +14,7 @@ from oslo_config import cfg
 
 from pipeline.consume import topology
 from pipeline.consume.consumer import Consumer
+from pipeline.consume.declaring import ensure_topology
 from pipeline.consume.retry import Backoff
 from pipeline.consume.stats import Stats
 from pipeline.consume.writer import BatchWriter
@@ -27,7 +28,7 @@ def mem_conf(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
     tag = uuid.uuid4().hex[:8]
     conf.set_override("transport_url", "memory://")
     conf.set_override("exchanges", [f"nova-{tag}", f"glance-{tag}"], "notification")
-    conf.set_override("queue_name", f"notifications-{tag}", "notification")
+    conf.set_override("topics", [f"notifications-{tag}"], "notification")
     conf.set_override("dead_letter_exchange", f"dlx-{tag}", "notification")
     conf.set_override("dead_letter_queue", f"dead-{tag}", "notification")
     conf.set_override("queue", f"logging-{tag}", "ticketing")
@@ -36,14 +37,18 @@ def mem_conf(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
     return conf
 
 
+def info_queue(conf: cfg.ConfigOpts) -> str:
+    """The <topic>.info queue: the one a notifier fills and the consumer reads."""
+    return f"{conf.notification.topics[0]}.info"
+
+
 def publish(conf: cfg.ConfigOpts, bodies: list[tuple[str, bytes]]) -> None:
+    """Publish as a notifier does: declare what is missing, then send to <topic>.info."""
     with kombu.Connection("memory://") as conn:
-        channel = conn.default_channel
-        topology.notification_queue(conf).bind(channel).declare()
-        topology.dead_letter_queue(conf).bind(channel).declare()
-        producer = kombu.Producer(channel)
+        ensure_topology(conn, conf, topology.Feed("memory://", True, False))
+        producer = kombu.Producer(conn.default_channel)
         for exchange, body in bodies:
-            producer.publish(body, exchange=exchange, routing_key="notifications.info",
+            producer.publish(body, exchange=exchange, routing_key=info_queue(conf),
                              content_type="application/json", content_encoding="utf-8")
 
 
@@ -97,7 +102,7 @@ def test_batches_are_stored_bad_messages_dead_lettered_and_everything_acked(
     stored = {e.message_id for e in storage.get_events(EventFilter())}
     assert stored == {f"m{i}" for i in range(25)}
     assert consumer.stats.totals.dead_lettered == 2
-    assert queue_size(mem_conf.notification.queue_name) == 0
+    assert queue_size(info_queue(mem_conf)) == 0
 
     with kombu.Connection("memory://") as conn:
         queue = topology.dead_letter_queue(mem_conf).bind(conn.default_channel)
@@ -107,8 +112,8 @@ def test_batches_are_stored_bad_messages_dead_lettered_and_everything_acked(
     by_reason = {m.headers["x-pipeline-reason"][:5]: m for m in dead}
     assert by_reason["Decod"].body == b"not json at all"
     assert by_reason["Decod"].headers["x-original-exchange"] == nova
-    assert by_reason["Decod"].headers["x-original-routing-key"] == "notifications.info"
-    assert by_reason["Decod"].headers["x-original-queue"] == mem_conf.notification.queue_name
+    assert by_reason["Decod"].headers["x-original-routing-key"] == info_queue(mem_conf)
+    assert by_reason["Decod"].headers["x-original-queue"] == info_queue(mem_conf)
 
 
 def test_a_partial_batch_is_written_after_batch_timeout(
@@ -130,7 +135,7 @@ def test_duplicates_are_acked_and_counted(
     consumer = running(storage)
     wait_for(lambda: consumer.stats.totals.messages == 3)
     assert consumer.stats.totals.events == 1 and consumer.stats.totals.duplicates == 2
-    assert queue_size(mem_conf.notification.queue_name) == 0
+    assert queue_size(info_queue(mem_conf)) == 0
 
 
 def test_storage_outage_keeps_messages_until_storage_returns(

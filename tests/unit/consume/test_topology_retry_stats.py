@@ -13,23 +13,131 @@ from pipeline.consume.retry import Backoff, pause
 from pipeline.consume.stats import Stats, log_report
 
 
-def test_notification_queue_is_bound_to_every_exchange_topic_and_priority(
+def test_without_a_pool_each_topic_priority_queue_is_bound_on_every_exchange(
     conf: cfg.ConfigOpts,
 ) -> None:
+    """Like Ceilometer: read <topic>.<priority>, bound with its own name as key."""
     conf.set_override("exchanges", ["nova", "glance"], "notification")
     conf.set_override("topics", ["notifications", "versioned"], "notification")
     conf.set_override("priorities", ["info", "error"], "notification")
-    queue = topology.notification_queue(conf)
-    bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
-    assert bound == {
-        (exchange, f"{topic}.{priority}")
+    queues = topology.notification_queues(conf)
+    keys = [f"{t}.{p}" for t in ("notifications", "versioned") for p in ("info", "error")]
+    assert [queue.name for queue in queues] == keys
+    for queue in queues:
+        bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
+        assert bound == {("nova", queue.name), ("glance", queue.name)}
+        # oslo.messaging's defaults: non-durable, no arguments at all.
+        assert not queue.durable and not queue.auto_delete and queue.queue_arguments == {}
+        assert all(b.exchange.type == "topic" and not b.exchange.durable for b in queue.bindings)
+
+
+def test_a_pool_is_one_queue_bound_with_every_topic_priority(conf: cfg.ConfigOpts) -> None:
+    conf.set_override("exchanges", ["nova", "glance"], "notification")
+    conf.set_override("priorities", ["info", "error"], "notification")
+    conf.set_override("pool", "pipeline-pool", "notification")
+    (queue,) = topology.notification_queues(conf)
+    assert queue.name == "pipeline-pool"
+    assert {(b.exchange.name, b.routing_key) for b in queue.bindings} == {
+        (exchange, f"notifications.{priority}")
         for exchange in ("nova", "glance")
-        for topic in ("notifications", "versioned")
         for priority in ("info", "error")
     }
-    assert queue.durable and queue.name == "pipeline.notifications"
-    assert all(b.exchange.type == "topic" and b.exchange.durable for b in queue.bindings)
-    assert queue.queue_arguments == {"x-dead-letter-exchange": "pipeline.dlx"}
+    assert topology.stranded_candidates(conf) == ["notifications.info", "notifications.error"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "durable", "auto_delete", "arguments"),
+    [
+        ({}, False, False, {}),
+        ({"amqp_durable_queues": True}, True, False, {}),
+        ({"amqp_auto_delete": True}, False, True, {}),
+        ({"rabbit_quorum_queue": True}, True, False, {"x-queue-type": "quorum"}),
+        (
+            {
+                "rabbit_quorum_queue": True,
+                "rabbit_quorum_delivery_limit": 5,
+                "rabbit_quorum_max_memory_length": 100,
+                "rabbit_quorum_max_memory_bytes": 4096,
+            },
+            True,
+            False,
+            {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": 5,
+                "x-max-in-memory-length": 100,
+                "x-max-in-memory-bytes": 4096,
+            },
+        ),
+        ({"rabbit_ha_queues": True}, False, False, {"x-ha-policy": "all"}),
+    ],
+)
+def test_missing_oslo_entities_get_exactly_oslo_messagings_flags(
+    conf: cfg.ConfigOpts,
+    settings: dict[str, object],
+    durable: bool,
+    auto_delete: bool,
+    arguments: dict[str, object],
+) -> None:
+    """Compared with what oslo.messaging itself computes from the same settings."""
+    from oslo_messaging._drivers import impl_rabbit
+
+    for name, value in settings.items():
+        conf.set_override(name, value, "oslo_messaging_rabbit")
+    flags = topology.oslo_flags(conf)
+    assert (flags.durable, flags.auto_delete, flags.arguments) == (durable, auto_delete, arguments)
+    quorum = conf.oslo_messaging_rabbit
+
+    class QuorumConfig:
+        delivery_limit = quorum.rabbit_quorum_delivery_limit
+        max_memory_length = quorum.rabbit_quorum_max_memory_length
+        max_memory_bytes = quorum.rabbit_quorum_max_memory_bytes
+
+    theirs = impl_rabbit._get_queue_arguments(
+        quorum.rabbit_ha_queues, 0, quorum.rabbit_quorum_queue, QuorumConfig, False
+    )
+    assert flags.arguments == theirs
+    exchange = topology.notification_exchanges(conf)[0]
+    assert (exchange.type, exchange.durable, exchange.auto_delete) == ("topic", durable, auto_delete)
+
+
+def test_quorum_and_ha_together_is_a_configuration_error(conf: cfg.ConfigOpts) -> None:
+    from pipeline.exceptions import ConfigError
+
+    conf.set_override("rabbit_quorum_queue", True, "oslo_messaging_rabbit")
+    conf.set_override("rabbit_ha_queues", True, "oslo_messaging_rabbit")
+    with pytest.raises(ConfigError, match="both"):
+        topology.oslo_flags(conf)
+
+
+def test_feeds_read_notifications_from_every_messaging_url_and_logs_from_the_transport(
+    conf: cfg.ConfigOpts,
+) -> None:
+    conf.set_override("transport_url", "amqp://h//pipeline")
+    assert topology.feeds(conf) == [topology.Feed("amqp://h//pipeline", True, True)]
+    conf.set_override("messaging_urls", ["amqp://h//nova", "amqp://h//glance"], "notification")
+    assert topology.feeds(conf) == [
+        topology.Feed("amqp://h//nova", True, False),
+        topology.Feed("amqp://h//glance", True, False),
+        topology.Feed("amqp://h//pipeline", False, True),
+    ]
+    conf.set_override("messaging_urls", ["amqp://h//nova", "amqp://h//pipeline"], "notification")
+    assert topology.feeds(conf)[1] == topology.Feed("amqp://h//pipeline", True, True)
+
+
+@pytest.mark.parametrize(
+    ("oslo", "kombu_form"),
+    [
+        ("rabbit://u:p@h1:5672/", "amqp://u:p@h1:5672/"),
+        ("rabbit://u:p@h1:5672,u:p@h2:5672/nova", "amqp://u:p@h1:5672/nova;amqp://u:p@h2:5672/nova"),
+        ("rabbit://u:p@h1,h2/", "amqp://u:p@h1/;amqp://u:p@h2/"),
+        ("amqp://u:p@h1:5672//", "amqp://u:p@h1:5672//"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_oslo_transport_urls_become_kombu_urls(oslo: str, kombu_form: str) -> None:
+    from pipeline.consume.broker import kombu_url
+
+    assert kombu_url(oslo) == kombu_form
 
 
 def test_logging_queue_matches_kombu_simple_queue_declaration(conf: cfg.ConfigOpts) -> None:
@@ -119,7 +227,7 @@ def test_the_sample_deployment_config_loads_and_points_at_the_local_servers() ->
     loaded = prepare_service([], config_files=[str(path)])
     assert loaded.transport_url == "amqp://guest:guest@127.0.0.1:5672//"
     assert loaded.database.connection.startswith("postgresql+psycopg://")
-    assert loaded.notification.queue_name == "pipeline.notifications"
+    assert loaded.notification.pool is None
     assert "nova" in loaded.notification.exchanges
     assert loaded.ticketing.queue == "logging"
 
