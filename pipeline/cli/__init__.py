@@ -1,4 +1,4 @@
-"""The ``pipeline`` command: global options, then one subcommand.
+"""The ``pipeline`` command: one subcommand, global options before or after it.
 
 Each command group lives in its own module under :mod:`pipeline.cli` and
 exposes ``register(subparsers)``; handlers take ``(conf, args)`` and return
@@ -116,7 +116,7 @@ class CommandParser(argparse.ArgumentParser):
     """A parser whose subcommands, at any depth, take its global options too.
 
     ``add_subparsers`` makes a parser's subcommands of the parser's own class,
-    so nested subcommands (``pipeline tickets list``) are ``CommandParser``\\ s.
+    so nested subcommands (``pipeline tickets list``) are of this class too.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
