@@ -1,7 +1,8 @@
 """``pipeline dbsync`` and ``pipeline expire`` as an operator runs them.
 
 The installed console script runs in a subprocess, in an empty directory
-with an empty HOME, so no configuration file is found unless given.
+with an empty HOME, so no configuration file is found unless given, on the
+``pipeline`` package these tests come with.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+import pipeline
 from pipeline import storage
 from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.storage import EventFilter
+from pipeline.storage.impl_sqlalchemy.connection import alembic_config
 from tests import servers
+
+#: The checkout whose ``pipeline`` package the tests import.
+SOURCE_ROOT = Path(pipeline.__file__).resolve().parents[1]
 
 
 def pipeline_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,7 +38,9 @@ def pipeline_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "pipeline"
     )
     assert script, "the pipeline console script is not installed (pip install -e .)"
-    env = {**os.environ, "HOME": str(cwd)}
+    # The script imports the checkout under test, not what an editable install points at.
+    pythonpath = os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "HOME": str(cwd), "PYTHONPATH": pythonpath}
     return subprocess.run(
         [script, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
@@ -50,6 +61,32 @@ def test_dbsync_and_expire_work_without_any_configuration(tmp_path: Path) -> Non
     done = pipeline_command("expire", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "kept forever" in done.stdout
+
+
+@pytest.mark.parametrize("order", ["option first", "command first"])
+def test_dbsync_takes_the_config_file_before_or_after_the_command(
+    tmp_path: Path, order: str
+) -> None:
+    """``pipeline dbsync --config-file X`` as operators type it, like ``--config-file X dbsync``.
+
+    The SQLite file named in X is created with the schema at alembic's head.
+    """
+    database = tmp_path / "named-in-config.sqlite"
+    config = tmp_path / "pipeline.conf"
+    config.write_text(f"[database]\nconnection = sqlite:///{database}\n")
+    option = ["--config-file", str(config)]
+    argv = [*option, "dbsync"] if order == "option first" else ["dbsync", *option]
+    done = pipeline_command(*argv, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "named-in-config.sqlite is up to date" in done.stdout
+    assert not (tmp_path / "pipeline.sqlite").exists()  # not the default database
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    assert current == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @contextlib.contextmanager
