@@ -242,19 +242,13 @@ def describe_bus(conf: cfg.ConfigOpts, report: Report, *, look: bool = True) -> 
 
 def look_at_broker(conf: cfg.ConfigOpts, feed: topology.Feed, report: Report) -> None:
     """Add what the broker of ``feed`` has of each entity; warn if unreachable."""
-    from pipeline.consume.broker import broker_connection
-    from pipeline.consume.declaring import ensure_topology
+    from pipeline.consume.broker import BrokerUnreachable, look
 
-    conn = broker_connection(conf, feed.url)
-    label = f"broker {mask_transport_url(feed.url)}"  # for the warning
     try:
-        conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
-        survey = ensure_topology(conn, conf, feed, declare=False)
-    except (*conn.connection_errors, *conn.channel_errors, OSError) as err:
-        report.warnings.append(f"{label} could not be reached to check its entities: {err}")
+        survey = look(conf, feed, BROKER_TIMEOUT)
+    except BrokerUnreachable as err:
+        report.warnings.append(f"could not check the exchanges and queues: {err}")
         return
-    finally:
-        conn.release()
     report.add("broker", f"{mask_transport_url(feed.url)}, asked passively (nothing declared):")
     for finding in survey.findings:
         report.add(f"  {finding.kind}", finding.describe(kind=False))

@@ -10,7 +10,7 @@ import sys
 from oslo_config import cfg
 
 from pipeline.consume.batch import load_converter
-from pipeline.consume.service import run_worker
+from pipeline.consume.service import run_worker, survey_broker
 from pipeline.consume.workers import Supervisor
 from pipeline.storage import dress_url
 
@@ -29,6 +29,9 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         dress_url(conf.transport_url),
         dress_url(conf.database.connection),
     )
+    # Once, before any worker consumes: other readers of our queues, and
+    # queues nobody reads, are only visible now (our own workers would count).
+    survey_broker(conf)
     workers = conf.notification.workers
     if workers == 1:
         return run_worker(conf, stream)
@@ -43,8 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "consume",
         help="consume notifications and log records from the message bus",
-        description="Declare the exchanges and queues of [notification] and "
-        "[ticketing], then store every notification as an event and every log "
+        description="Check the exchanges and queues of [notification] and "
+        "[ticketing] on the broker, declare the missing ones (as oslo.messaging "
+        "would, for the services' own), then store every notification as an event and every log "
         "record (and error notification) as a ticket occurrence, in batches. "
         "SIGTERM/SIGINT finish the batch in hand and exit 0; SIGHUP reloads "
         "the event definitions.",

@@ -24,8 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import kombu
+import kombu.exceptions
 from oslo_config import cfg
 
+from pipeline.consume import topology
+from pipeline.consume.declaring import Survey, ensure_topology
 from pipeline.exceptions import ConfigError
 
 _OSLO_SCHEMES = {"rabbit": "amqp", "kombu": "amqp"}
@@ -90,3 +93,28 @@ def broker_connection(conf: cfg.ConfigOpts, url: str | None = None) -> kombu.Con
             "client_properties": {"connection_name": f"pipeline-consume pid {os.getpid()}"},
         }
     return conn
+
+
+class BrokerUnreachable(Exception):
+    """A broker could not be reached (or refused the look) within the time given."""
+
+
+def look(conf: cfg.ConfigOpts, feed: topology.Feed, timeout: float) -> Survey:
+    """Survey ``feed``'s broker passively: nothing is declared.
+
+    Raises :class:`BrokerUnreachable` naming the broker (password masked)
+    when it cannot be reached within ``timeout`` seconds.
+    """
+    conn = broker_connection(conf, feed.url)
+    try:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        return ensure_topology(conn, conf, feed, declare=False)
+    except (
+        kombu.exceptions.KombuError,
+        *conn.connection_errors,
+        *conn.channel_errors,
+        OSError,
+    ) as err:
+        raise BrokerUnreachable(f"broker {conn.as_uri()}: {err}") from err
+    finally:
+        conn.release()

@@ -19,9 +19,8 @@ from oslo_config import cfg
 from pipeline import storage
 from pipeline.consume import topology
 from pipeline.consume.batch import Translator, load_converter, translator_from_config
-from pipeline.consume.broker import broker_connection
+from pipeline.consume.broker import BrokerUnreachable, broker_connection, look
 from pipeline.consume.consumer import Consumer
-from pipeline.consume.declaring import ensure_topology
 from pipeline.consume.retry import Backoff
 from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BatchWriter
@@ -82,17 +81,13 @@ def survey_broker(conf: cfg.ConfigOpts) -> None:
     for feed in topology.feeds(conf):
         if not feed.notifications:
             continue
-        conn = broker_connection(conf, feed.url)
         try:
-            conn.ensure_connection(max_retries=1, timeout=SURVEY_TIMEOUT)
-            survey = ensure_topology(conn, conf, feed, declare=False)
-        except (*conn.connection_errors, *conn.channel_errors, OSError) as err:
-            LOG.warning("could not look at the broker %s before starting: %s", conn.as_uri(), err)
+            survey = look(conf, feed, SURVEY_TIMEOUT)
+        except BrokerUnreachable as err:
+            LOG.warning("could not look at the queues before starting: %s", err)
             continue
-        finally:
-            conn.release()
         for warning in survey.warnings:
-            LOG.warning("%s (broker %s)", warning, conn.as_uri())
+            LOG.warning("%s", warning)
 
 
 def exit_on_stop_signals() -> None:
