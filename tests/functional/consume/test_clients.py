@@ -19,6 +19,7 @@ from oslo_config import cfg
 from pipeline import storage
 from pipeline.consume.consumer import Consumer
 from pipeline.storage import EventFilter
+from tests.functional.consume import oslo_clients
 from tests.functional.consume.conftest import (
     AMQP_URL,
     Names,
@@ -93,23 +94,9 @@ def test_bad_bodies_are_dead_lettered_with_reasons_and_good_ones_around_them_sto
 
 @pytest.fixture
 def notifier(consume_conf: cfg.ConfigOpts, names: Names) -> Iterator[object]:
-    """oslo.messaging's Notifier on the rabbit driver, v2 envelopes, durable exchanges."""
-    import oslo_messaging  # a test requirement: missing means a broken install, not a skip
-    mconf = cfg.ConfigOpts()
-    mconf([], project="notifier-test")
-    url = AMQP_URL.replace("amqp://", "rabbit://", 1)
-    # The first transport registers oslo.messaging's options on mconf; the
-    # driver reads them when created, so the one we use comes second.
-    oslo_messaging.get_notification_transport(mconf, url=url).cleanup()
-    # Deployments that feed pipeline run with durable exchanges; the
-    # consumer declares them durable.
-    mconf.set_override("amqp_durable_queues", True, "oslo_messaging_rabbit")
-    mconf.set_override("control_exchange", names.exchanges[1])
-    transport = oslo_messaging.get_notification_transport(mconf, url=url)
-    yield oslo_messaging.Notifier(
-        transport, publisher_id="compute.host-9", driver="messagingv2", topics=[names.topic]
-    )
-    transport.cleanup()
+    """oslo.messaging's Notifier on the rabbit driver, v2 envelopes, oslo's defaults."""
+    with oslo_clients.notifier({}, names.exchanges[1], names.topic) as found:
+        yield found
 
 
 def test_oslo_messaging_notifier_v2_notifications_become_events_with_traits(
