@@ -119,6 +119,18 @@ def peak_rss_kib(pid: int) -> int:
     return peak
 
 
+def declare_topology(config: Path) -> None:
+    """Declare the exchanges and queues ``pipeline consume`` reads with ``config``."""
+    from pipeline.consume import topology
+    from pipeline.consume.declaring import ensure_topology
+    from pipeline.service import prepare_service
+
+    conf = prepare_service([], config_files=[str(config)])
+    with kombu.Connection(AMQP_URL) as conn:
+        for feed in topology.feeds(conf):
+            ensure_topology(conn, conf, feed)
+
+
 def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
                 batch_size: int) -> dict[str, float]:
     """Publish to the pipeline topology, then time ``pipeline consume`` draining it."""
@@ -128,18 +140,17 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
         config.write_text(
             f"[DEFAULT]\ntransport_url = {AMQP_URL}\n"
             f"[database]\nconnection = {url.replace('postgresql://', 'postgresql+psycopg://')}\n"
-            f"[notification]\nexchanges = {exchange}\nqueue_name = {queue}\n"
+            # One queue of the run's own (a pool), durable as in earlier runs.
+            f"[notification]\nexchanges = {exchange}\npool = {queue}\n"
             f"dead_letter_exchange = bench-{tag}-dlx\ndead_letter_queue = bench-{tag}-dead\n"
             f"batch_size = {batch_size}\nworkers = {workers}\nstats_interval = 0\n"
             f"[ticketing]\nqueue = bench-{tag}-logging\n"
+            "[oslo_messaging_rabbit]\namqp_durable_queues = true\n"
         )
         command = [sys.executable, "-c", CLI, "--config-file", str(config)]
         subprocess.run([*command, "dbsync"], check=True, capture_output=True)
-        # Declare the queues by starting and stopping a consumer once, then publish.
-        starter = subprocess.Popen([*command, "consume"], stderr=subprocess.DEVNULL)
-        time.sleep(3)
-        starter.terminate()
-        starter.wait(30)
+        # Declare what the consumer reads, as it would itself, then publish.
+        declare_topology(config)
         publish(bodies, exchange, keys)
         log = Path(tmp, "consume.log")
         with log.open("wb") as out:
