@@ -230,3 +230,38 @@ def test_config_check_says_what_is_used_as_found_and_what_would_be_declared(
     # nothing was declared by the check
     with kombu.Connection(AMQP_URL) as conn, pytest.raises(conn.channel_errors):
         conn.channel().exchange_declare(names.exchanges[1], "topic", passive=True)
+
+
+def test_start_up_warns_about_a_queue_another_program_reads(
+    consume_conf: cfg.ConfigOpts, names: Names, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reading <topic>.<priority> beside Ceilometer splits its messages: say so."""
+    from pipeline.consume.service import survey_broker
+
+    with oslo_clients.listener({}, names.exchanges[0], names.topic):
+        wait_for(lambda: _consumers(names.queue) == 1, 20, "the listener consumes")
+        with caplog.at_level(logging.WARNING, logger="pipeline.consume"):
+            survey_broker(consume_conf)
+    (line,) = [r.getMessage() for r in caplog.records if names.queue in r.getMessage()]
+    assert "already has 1 consumer(s)" in line and "pool" in line
+
+
+def test_start_up_warns_about_a_stranded_queue_in_pool_mode(
+    consume_conf: cfg.ConfigOpts, names: Names, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In pool mode, a <topic>.<priority> queue with messages and no reader only grows."""
+    from pipeline.consume.service import survey_broker
+
+    consume_conf.set_override("pool", f"t-{names.tag}-pool", "notification")
+    with oslo_clients.notifier({}, names.exchanges[0], names.topic) as notifier:
+        publish(notifier, 3)
+    with caplog.at_level(logging.WARNING, logger="pipeline.consume"):
+        survey_broker(consume_conf)
+    (line,) = [r.getMessage() for r in caplog.records if names.queue in r.getMessage()]
+    assert "holds 3 messages and nobody reads it" in line
+
+
+def _consumers(queue: str) -> int:
+    with contextlib.suppress(Exception), kombu.Connection(AMQP_URL) as conn:
+        return int(conn.default_channel.queue_declare(queue, passive=True).consumer_count)
+    return 0

@@ -244,3 +244,38 @@ def test_pause_returns_early_when_interrupted() -> None:
 
     pause(30, keepalive, step=0.05, interrupted=lambda: flag["stop"])
     assert time.monotonic() - started < 1
+
+
+def test_tls_options_follow_oslo_messaging_rabbit(conf: cfg.ConfigOpts) -> None:
+    import ssl
+
+    from pipeline.consume.broker import broker_connection, ssl_options
+
+    assert ssl_options(conf, "amqp://h//") is False
+    assert ssl_options(conf, "amqps://h//") is True
+    conf.set_override("ssl", True, "oslo_messaging_rabbit")
+    conf.set_override("ssl_ca_file", "/etc/ca.pem", "oslo_messaging_rabbit")
+    conf.set_override("ssl_cert_file", "/etc/client.pem", "oslo_messaging_rabbit")
+    conf.set_override("ssl_key_file", "/etc/client.key", "oslo_messaging_rabbit")
+    conf.set_override("ssl_version", "TLSv1_2", "oslo_messaging_rabbit")
+    conf.set_override("heartbeat_timeout_threshold", 30, "oslo_messaging_rabbit")
+    assert ssl_options(conf, "amqp://h//") == {
+        "ca_certs": "/etc/ca.pem",
+        "cert_reqs": ssl.CERT_REQUIRED,
+        "certfile": "/etc/client.pem",
+        "keyfile": "/etc/client.key",
+        "ssl_version": ssl.PROTOCOL_TLSv1_2,
+    }
+    conn = broker_connection(conf, "rabbit://u:p@h1,h2/nova")
+    assert conn.ssl and conn.heartbeat == 30
+    assert conn.as_uri() == "amqp://u:**@h1:5671/nova"  # the TLS port when none is given
+
+
+def test_an_unknown_tls_version_is_a_configuration_error(conf: cfg.ConfigOpts) -> None:
+    from pipeline.consume.broker import ssl_options
+    from pipeline.exceptions import ConfigError
+
+    conf.set_override("ssl", True, "oslo_messaging_rabbit")
+    conf.set_override("ssl_version", "SSLv1", "oslo_messaging_rabbit")
+    with pytest.raises(ConfigError, match="ssl_version 'SSLv1'"):
+        ssl_options(conf, "amqp://h//")
