@@ -6,7 +6,12 @@ create them and a test checks the two agree. Column choices and why:
 * integers are 64-bit (``BIGINT``), floats are ``DOUBLE``, text is unbounded
   (Panko cut it at 255 characters);
 * datetimes are stored as naive UTC with microseconds (``DATETIME(6)`` on
-  MySQL) and read back as aware UTC (:class:`UTCDateTime`);
+  MySQL) and read back as aware UTC (:class:`UTCDateTime`). SQLite has no
+  datetime type: it keeps text in exactly one form,
+  :data:`SQLITE_DATETIME_FORMAT`, so comparing the text compares the
+  instants. Every write and every filter must bind through the dialect's
+  processing of :class:`UTCDateTime` (migration 0003 rewrote rows that
+  did not);
 * every name and text value compares by code point, as Python does, so every
   driver orders and matches the same way: ``COLLATE "C"`` on PostgreSQL, a
   binary no-pad collation on MySQL/MariaDB (chosen at migration time), SQLite
@@ -24,7 +29,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from pipeline.models import UTC, Trait, to_utc
@@ -35,6 +40,11 @@ NAME_LENGTH = 255
 #: (a btree entry must stay under ~2.7 kB); MySQL uses a prefix index.
 TEXT_INDEX_PREFIX = 200
 MYSQL_DIALECTS = ("mysql", "mariadb")
+#: The one text form of a datetime on SQLite: naive UTC, always six fraction
+#: digits (``2024-03-01 07:00:00.000000``), so text order is time order.
+SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -46,6 +56,9 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name in MYSQL_DIALECTS:
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        if dialect.name == "sqlite":
+            # SQLAlchemy's default form today; stated so that it cannot drift.
+            return dialect.type_descriptor(sqlite.DATETIME(storage_format=SQLITE_DATETIME_FORMAT))
         return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:

@@ -186,12 +186,16 @@ def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str
     """One DBAPI executemany of positional rows.
 
     Skips SQLAlchemy's per-row parameter handling, which costs as much as
-    SQLite's own work here; values go through the column type's bind
-    processor exactly as SQLAlchemy would apply it.
+    SQLite's own work here; values go through the bind processor of the
+    column type's dialect implementation, exactly as SQLAlchemy applies it
+    to every other statement (filters included). The generic type's
+    processor would skip SQLite's DATETIME formatting and leave datetimes to
+    sqlite3's adapter, which drops a zero microsecond part: the stored text
+    then no longer compares like the bound text.
     """
     dialect = conn.dialect
     compiled = sa.insert(table).compile(dialect=dialect, column_keys=["event_id", "key", "value"])
-    process = table.c.value.type.bind_processor(dialect)
+    process = table.c.value.type.dialect_impl(dialect).bind_processor(dialect)
     if process is not None:
         rows = [(pk, key, process(value)) for pk, key, value in rows]
     params: list[Any]
