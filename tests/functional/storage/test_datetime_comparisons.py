@@ -92,8 +92,7 @@ def test_datetime_trait_operators_match_python(conn: Connection) -> None:
     _record(conn)
     wrong = []
     for probe in _probes():
-        at = _instant(probe) if isinstance(probe, dt.datetime) else None
-        at = at or _instant(dt.datetime.fromisoformat(probe.replace("Z", "+00:00")))
+        at = _instant(probe if isinstance(probe, dt.datetime) else dt.datetime.fromisoformat(probe))
         for op, compare in OPS.items():
             found = _ids(conn, traits_filter=[{"key": "when", "datetime": probe, "op": op}])
             expected = _expected(lambda pair, op=compare, at=at: op(_instant(pair[0]), at))
@@ -107,8 +106,7 @@ def test_generated_time_bounds_match_python(conn: Connection) -> None:
     _record(conn)
     wrong = []
     for probe in _probes():
-        at = _instant(probe) if isinstance(probe, dt.datetime) else None
-        at = at or _instant(dt.datetime.fromisoformat(probe.replace("Z", "+00:00")))
+        at = _instant(probe if isinstance(probe, dt.datetime) else dt.datetime.fromisoformat(probe))
         cases = {
             "start": ({"start_timestamp": probe}, lambda when, at=at: when >= at),
             "end": ({"end_timestamp": probe}, lambda when, at=at: when <= at),
