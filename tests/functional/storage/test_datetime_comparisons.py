@@ -12,12 +12,12 @@ ISO text.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Callable
 from typing import Any
 
 from pipeline.models import UTC, Event, Trait
 from pipeline.storage import Connection, EventFilter
+from pipeline.storage.query import OPERATORS
 
 BASE = dt.datetime(2024, 3, 1, 7, 0, 0, tzinfo=UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -38,14 +38,7 @@ STORED: dict[str, tuple[dt.datetime, dt.datetime]] = {
     "next-day": (BASE + dt.timedelta(days=1), BASE + dt.timedelta(days=1)),
 }
 
-OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-}
+OPS = OPERATORS  # Python's comparisons: the expected results
 
 
 def _instant(value: dt.datetime) -> dt.datetime:

@@ -11,7 +11,6 @@ would, and the stored text must be uniform and every query right.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import os
 import re
 import sqlite3
@@ -31,6 +30,7 @@ from pipeline.models import UTC, Event, Trait
 from pipeline.storage import EventFilter
 from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy.connection import alembic_config
+from pipeline.storage.query import OPERATORS
 from tests import servers
 
 REPO = Path(__file__).resolve().parents[3]
@@ -47,14 +47,7 @@ DATETIME_COLUMNS = {
     "ticket": ("first_occurrence_time", "last_occurrence_time"),
     "ticket_occurrence": ("time",),
 }
-OPS = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-}
+OPS = OPERATORS  # Python's comparisons: the expected results
 
 
 def adapter_text(when: dt.datetime) -> str:
