@@ -53,7 +53,14 @@ class BackendBase:
 
     def __init__(self, **options: Any) -> None:
         self.options = options
-        self.setup_backend()
+        try:
+            self.setup_backend()
+        except BaseException:
+            # Connected, then failed creating the schema: leave nothing open.
+            connection = getattr(self, "connection", None)
+            if connection is not None:
+                connection.close()
+            raise
 
     def setup_backend(self) -> None:
         """Connect to ``options['uri']`` and create the schema if asked to."""
@@ -101,7 +108,11 @@ class BackendBase:
         return self.connection.get_occurrences(ticket, order_by, limit, offset)
 
     def close(self) -> None:
-        """Release the driver's connections."""
+        """Release the driver's connections (the backend is unusable afterwards).
+
+        A backend also releases them when it is garbage collected, not before:
+        it outlives the handler it was made for.
+        """
         self.connection.close()
 
 
@@ -142,6 +153,8 @@ class SQLAlchemyBackend(BackendBase):
     def _use_prefixed_tables(self, prefix: str, metadata: Any, autocreate: bool) -> None:
         import sqlalchemy as sa
 
+        from pipeline.storage.impl_sqlalchemy.engine import translated_errors
+        from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
         from pipeline.storage.impl_sqlalchemy.ticket_schema import ticket_tables
         from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
 
@@ -151,10 +164,11 @@ class SQLAlchemyBackend(BackendBase):
         self.metadata = sa.MetaData() if metadata is None else metadata
         tables = ticket_tables(self.metadata, prefix)
         self.connection.ticket_tables = tables
-        if autocreate:
-            with self.connection.engine.begin() as conn:
-                for table in tables:
-                    table.create(conn, checkfirst=True)
+        if autocreate:  # under the schema lock: other processes may be creating them too
+            with translated_errors("create ticket tables"):
+                with schema_lock(self.connection.engine) as conn:
+                    for table in tables:
+                        table.create(conn, checkfirst=True)
 
 
 class MongoDBBackend(BackendBase):

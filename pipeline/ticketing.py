@@ -62,6 +62,12 @@ def _level_number(level: int | str) -> int:
     return int(level)
 
 
+def _salt_text(hash_salt: str | bytes | None) -> str | None:
+    if isinstance(hash_salt, bytes):  # logbook documents a "binary string"
+        return hash_salt.decode("utf-8")
+    return hash_salt
+
+
 def record_dict(record: Any) -> dict[str, Any]:
     """A logbook-shaped JSON-safe dict of a stdlib or logbook record (or a dict)."""
     if isinstance(record, logging.LogRecord):
@@ -81,6 +87,8 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
 
     #: Grouping strategy (``location``, ``logbook`` or ``template``).
     grouping = DEFAULT_STRATEGY
+    #: True once registered with :mod:`logging` (construction got that far).
+    _registered = False
 
     def __init__(
         self,
@@ -90,16 +98,27 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
         bubble: bool = False,
     ) -> None:
         number = _level_number(level)
+        hash_salt = _salt_text(hash_salt)
+        # Nothing may fail from here on: logging.Handler.__init__ registers the
+        # handler for logging.shutdown(), which closes it at interpreter exit.
         logging.Handler.__init__(self, number)
+        self._registered = True
         if logbook is not None:
             logbook.Handler.__init__(self, number, filter, bubble)
         # logbook's filter callable shadows logging.Filterer.filter, which
         # only logging.Handler.handle calls, and handle is overridden here.
         self.filter = filter  # type: ignore[method-assign,assignment]
         self.bubble = bubble
-        if isinstance(hash_salt, bytes):  # logbook documents a "binary string"
-            hash_salt = hash_salt.decode("utf-8")
         self.hash_salt = hash_salt
+
+    def __del__(self) -> None:
+        """Nothing: collecting a handler closes nothing.
+
+        logbook gives every handler class with a ``close`` a ``__del__`` that
+        calls it; defining one here stops that, so a backend taken from a
+        handler (``db = TicketingHandler(url).db``) outlives the handler.
+        Backends close their connections when they are collected.
+        """
 
     def hash_record_raw(self, record: Any) -> HASH:
         """The SHA-1 object of ``record``'s grouping key (salted)."""
@@ -159,14 +178,18 @@ class TicketingHandler(TicketingBaseHandler):
     ) -> None:
         if hash_salt is None:
             hash_salt = default_salt(app_id)
-        TicketingBaseHandler.__init__(self, hash_salt, level, filter, bubble)
+        # Bad arguments fail before a connection is opened, and the backend
+        # is made before the base __init__ registers the handler with logging:
+        # a failed start leaves nothing registered for logging.shutdown().
+        number, hash_salt = _level_number(level), _salt_text(hash_salt)
         self.grouping = db_options.pop("grouping", self.grouping)
+        self.app_id = app_id
         if backend is None:
             is_mongo = isinstance(uri, str) and uri.startswith("mongodb")
             backend = MongoDBBackend if is_mongo else self.default_backend
         db_options["uri"] = uri
         self.set_backend(backend, **db_options)
-        self.app_id = app_id
+        TicketingBaseHandler.__init__(self, hash_salt, number, filter, bubble)
 
     def set_backend(self, cls: type[BackendBase], **options: Any) -> None:
         """Create the backend ``cls(**options)`` as :attr:`db`."""
@@ -187,8 +210,14 @@ class TicketingHandler(TicketingBaseHandler):
         self.record_ticket(record, data, hash_value)
 
     def close(self) -> None:
-        """Close the backend's connections, then the handler."""
+        """Close the backend's connections, then the handler.
+
+        Harmless when repeated, and on a handler whose construction failed.
+        """
         try:
-            self.db.close()
+            db = getattr(self, "db", None)  # None when construction failed
+            if db is not None:
+                db.close()
         finally:
-            logging.Handler.close(self)
+            if self._registered:
+                logging.Handler.close(self)

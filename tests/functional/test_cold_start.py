@@ -22,10 +22,13 @@ from typing import Any
 
 import pytest
 
+import pipeline
 from pipeline.storage import Capability, get_connection
 from tests import servers
 
 PROCESSES = 8
+#: Where the ``pipeline`` under test is imported from, for subprocesses.
+PACKAGE_ROOT = str(Path(pipeline.__file__).resolve().parents[1])
 DBSYNCS = 4
 APP_ID = "coldstart"
 #: Runs ``pipeline`` in a subprocess: imports, says "ready", waits for a line
@@ -112,7 +115,7 @@ def test_eight_handlers_open_a_new_database_at_once(fresh_url: str) -> None:
 
 
 def _gated_dbsync(config: Path, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "HOME": str(cwd)}
+    env = {**os.environ, "HOME": str(cwd), "PYTHONPATH": PACKAGE_ROOT}
     return subprocess.Popen(
         [sys.executable, "-c", GATED_CLI, "--config-file", str(config), "dbsync"],
         cwd=cwd, env=env, text=True,

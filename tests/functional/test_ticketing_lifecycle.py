@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import pipeline
 from pipeline.exceptions import StorageError
 from pipeline.ticketing import BackendBase, MongoDBBackend, TicketingHandler
 from tests import servers
@@ -54,9 +56,11 @@ def test_a_handler_that_failed_to_start_leaves_no_error_at_exit(
 ) -> None:
     """The process ends quietly: logging.shutdown() finds no half-built handler to close."""
     url = _unreachable_urls(tmp_path)[kind]
+    root = str(Path(pipeline.__file__).resolve().parents[1])  # the pipeline under test
     done = subprocess.run(
         [sys.executable, "-c", FAILED_START, url],
         capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": root},
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused: Storage"), done.stdout

@@ -29,12 +29,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import urllib.parse
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from oslo_config import cfg
 
-from pipeline.exceptions import ConfigError, MissingExtra
+from pipeline.exceptions import ConfigError, MissingExtra, StorageError
 from pipeline.models import Event, Occurrence, Ticket, Trait
 from pipeline.storage.base import Capability, RecordResult, dress_url
 from pipeline.storage.base import Connection as BaseConnection
@@ -50,6 +51,12 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 DEFAULT_DATABASE = "pipeline"
 DEFAULT_SERVER_SELECTION_MS = 5000
+#: Server error codes of another process creating the same collections,
+#: indexes and counter at the same time: DuplicateKey (the counter upsert),
+#: IndexNotFound (the TTL index it dropped), NamespaceExists, WriteConflict,
+#: IndexBuildAlreadyInProgress.
+CONCURRENT_CREATOR_CODES = frozenset({11000, 27, 48, 112, 276})
+UPGRADE_ATTEMPTS = 5
 
 
 def _has_option(url: str, name: str) -> bool:
@@ -75,6 +82,9 @@ class Connection(BaseConnection):
         from pipeline.storage.impl_mongodb import errors, events, tickets
 
         self._client = self._make_client(pymongo, url)
+        # The connection owns its client: closed by close() or, at the
+        # latest, when the connection is garbage collected.
+        self._close_client = weakref.finalize(self, self._client.close)
         self._db = self._client.get_default_database(DEFAULT_DATABASE)
         try:
             with errors.translated(f"connecting to {dress_url(url)}"):
@@ -82,7 +92,7 @@ class Connection(BaseConnection):
                 # retries (get_connection) see an unreachable server.
                 hello = self._client.admin.command("hello")
         except Exception:
-            self._client.close()
+            self._close_client()
             raise
         # Replica sets and sharded clusters have multi-document transactions.
         transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
@@ -158,9 +168,23 @@ class Connection(BaseConnection):
         self._tickets.clear()
 
     def upgrade(self) -> None:
-        """Create the collections' indexes (idempotent; see ``mongodb_ttl_index``)."""
-        self._events.create_indexes(self._ttl_seconds())
-        self._tickets.create_indexes()
+        """Create the collections' indexes and the id counter (see ``mongodb_ttl_index``).
+
+        Idempotent, and safe when several processes upgrade one new database
+        at once: what a concurrent creator makes them fail with (the
+        counter's upsert, an index built or dropped by the other) is done
+        again, which then finds the work done.
+        """
+        for attempt in range(1, UPGRADE_ATTEMPTS + 1):
+            try:
+                self._events.create_indexes(self._ttl_seconds())
+                self._tickets.create_indexes()
+                break
+            except StorageError as err:
+                code = getattr(err.__cause__, "code", None)
+                if code not in CONCURRENT_CREATOR_CODES or attempt == UPGRADE_ATTEMPTS:
+                    raise
+                LOG.info("creating indexes raced another process (%s); again", err)
         LOG.info("MongoDB database %s is up to date", self._db.name)
 
     def _ttl_seconds(self) -> int | None:
@@ -173,5 +197,5 @@ class Connection(BaseConnection):
         return ttl
 
     def close(self) -> None:
-        """Close the client's connections."""
-        self._client.close()
+        """Close the client's connections (harmless when repeated)."""
+        self._close_client()

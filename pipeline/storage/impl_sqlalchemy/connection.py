@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from oslo_config import cfg
 from sqlalchemy import exc
 
@@ -22,6 +25,7 @@ from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import events as reads
 from pipeline.storage.impl_sqlalchemy import writer
 from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event, metadata
+from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
 from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
 from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
 from pipeline.storage.query import EventQuery
@@ -37,6 +41,12 @@ def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
     return config
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The newest revisions of the packaged migrations."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 class EventStorage:
@@ -193,9 +203,23 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
             self.engine.connect().close()
 
     def upgrade(self) -> None:
-        """Create or migrate the schema to the newest migration (idempotent)."""
-        with engines.translated_errors("upgrade schema"), self._writing() as conn, conn.begin():
-            command.upgrade(alembic_config(conn), "head")
+        """Create or migrate the schema to the newest migration (idempotent).
+
+        Processes that upgrade one database at the same time take turns
+        (:mod:`.schema_lock`); alembic reads the schema version again once
+        the lock is held, so who waited finds the work done. A schema already
+        at the newest version is left alone without taking the lock.
+        """
+        with engines.translated_errors("upgrade schema"):
+            if self._schema_is_current():
+                return
+            with schema_lock(self.engine) as conn:
+                command.upgrade(alembic_config(conn), "head")
+
+    def _schema_is_current(self) -> bool:
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+        return frozenset(current) == head_revisions()
 
     def clear(self) -> None:
         """Delete every row of every table (the schema stays)."""

@@ -1,9 +1,11 @@
 """Alembic environment of the SQLAlchemy driver.
 
 Run by :meth:`Connection.upgrade`, which passes an open connection in
-``config.attributes['connection']``. Run from the ``alembic`` command line
-(``alembic -c pipeline/storage/impl_sqlalchemy/alembic.ini ...``) it connects
-to ``sqlalchemy.url`` instead, normalised the way the driver does.
+``config.attributes['connection']`` (in a transaction, holding the schema
+lock). Run from the ``alembic`` command line (``alembic -c
+pipeline/storage/impl_sqlalchemy/alembic.ini ...``) it connects to
+``sqlalchemy.url`` instead, normalised the way the driver does, and takes the
+schema lock itself (:mod:`..schema_lock`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from pipeline.storage.impl_sqlalchemy.engine import create_engine
 from pipeline.storage.impl_sqlalchemy.schema import metadata
+from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
 
 
 def run_migrations(connection: Connection) -> None:
@@ -32,7 +35,7 @@ if given is not None:
 else:
     engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
     try:
-        with engine.begin() as connection:
+        with schema_lock(engine) as connection:
             run_migrations(connection)
     finally:
         engine.dispose()
