@@ -164,11 +164,13 @@ class SQLAlchemyBackend(BackendBase):
         self.metadata = sa.MetaData() if metadata is None else metadata
         tables = ticket_tables(self.metadata, prefix)
         self.connection.ticket_tables = tables
-        if autocreate:  # under the schema lock: other processes may be creating them too
-            with translated_errors("create ticket tables"):
-                with schema_lock(self.connection.engine) as conn:
-                    for table in tables:
-                        table.create(conn, checkfirst=True)
+        if not autocreate:
+            return
+        # Under the schema lock: other processes may be creating them right now.
+        engine = self.connection.engine
+        with translated_errors("create ticket tables"), schema_lock(engine) as conn:
+            for table in tables:
+                table.create(conn, checkfirst=True)
 
 
 class MongoDBBackend(BackendBase):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_a_handler_that_failed_to_start_leaves_no_error_at_exit(
 class _Remembered(TicketingHandler):
     """Keeps every instance, half-built ones too."""
 
-    instances: list[TicketingHandler] = []
+    instances: ClassVar[list[TicketingHandler]] = []
 
     def set_backend(self, cls: type[BackendBase], **options: object) -> None:
         self.instances.append(self)

@@ -25,8 +25,8 @@ from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import events as reads
 from pipeline.storage.impl_sqlalchemy import writer
 from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event, metadata
-from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
 from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
+from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
 from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
 from pipeline.storage.query import EventQuery
 
