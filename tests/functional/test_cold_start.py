@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 import pipeline
-from pipeline.storage import Capability, get_connection
+from pipeline.storage import Capability, Connection, get_connection
+from pipeline.ticketing import SQLAlchemyBackend, TicketingHandler
 from tests import servers
 
 PROCESSES = 8
@@ -60,14 +61,14 @@ def _reraise(_record: logging.LogRecord) -> None:
     raise  # noqa: PLE0704 - called by logging inside its except block
 
 
-def _web_worker(url: str, number: int, barrier: Any, failures: Any) -> None:
+def _web_worker(
+    url: str, options: dict[str, Any], number: int, barrier: Any, failures: Any
+) -> None:
     """One process: wait for all, open a handler on the new database, log one error."""
     try:
-        from pipeline.ticketing import TicketingHandler
-
         get_connection(url).close()  # drivers imported and the server reachable, not timed
         barrier.wait(timeout=120)
-        handler = TicketingHandler(url, app_id=APP_ID)
+        handler = TicketingHandler(url, app_id=APP_ID, **options)
         handler.handleError = _reraise  # type: ignore[method-assign]
         logger = logging.getLogger("coldstart")
         logger.propagate = False
@@ -79,13 +80,13 @@ def _web_worker(url: str, number: int, barrier: Any, failures: Any) -> None:
         raise
 
 
-def _run_together(target: Any, url: str, count: int) -> list[str]:
-    """Run ``target(url, n, barrier, failures)`` in ``count`` processes; their errors."""
+def _run_together(target: Any, args: tuple[Any, ...], count: int) -> list[str]:
+    """Run ``target(*args, n, barrier, failures)`` in ``count`` processes; their errors."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(count)
     failures = context.Queue()
     workers = [
-        context.Process(target=target, args=(url, n, barrier, failures)) for n in range(count)
+        context.Process(target=target, args=(*args, n, barrier, failures)) for n in range(count)
     ]
     for worker in workers:
         worker.start()
@@ -100,18 +101,36 @@ def _run_together(target: Any, url: str, count: int) -> list[str]:
 
 def test_eight_handlers_open_a_new_database_at_once(fresh_url: str) -> None:
     """Eight web workers start together on a new database: all succeed, no record is lost."""
-    errors = _run_together(_web_worker, fresh_url, PROCESSES)
+    errors = _run_together(_web_worker, (fresh_url, {}), PROCESSES)
     assert not errors, f"{len(errors)} errors of {PROCESSES} workers:\n" + "\n".join(errors)
     conn = get_connection(fresh_url, require=[Capability.TICKETS])
     try:
-        tickets = conn.get_tickets(limit=None, app_id=APP_ID)
-        assert [t.occurrence_count for t in tickets] == [PROCESSES]
-        occurrences = conn.get_occurrences(tickets[0].ticket_id, limit=None)
-        assert sorted(o.data["message"] for o in occurrences) == sorted(
-            f"worker {n} started" for n in range(PROCESSES)
-        )
+        _assert_one_ticket_per_worker(conn)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_eight_handlers_create_their_prefixed_tables_at_once(kind: str) -> None:
+    """logbook's ``table_prefix`` option: the handlers' own tables are created once, too."""
+    new_database = servers.postgresql_database if kind == "postgresql" else servers.mysql_database
+    with new_database() as url:
+        errors = _run_together(_web_worker, (url, {"table_prefix": "app_"}), PROCESSES)
+        assert not errors, f"{len(errors)} errors of {PROCESSES} workers:\n" + "\n".join(errors)
+        backend = SQLAlchemyBackend(uri=url, table_prefix="app_")
+        try:
+            _assert_one_ticket_per_worker(backend.connection)
+        finally:
+            backend.close()
+
+
+def _assert_one_ticket_per_worker(conn: Connection) -> None:
+    tickets = conn.get_tickets(limit=None, app_id=APP_ID)
+    assert [t.occurrence_count for t in tickets] == [PROCESSES]
+    occurrences = conn.get_occurrences(tickets[0].ticket_id, limit=None)
+    assert sorted(o.data["message"] for o in occurrences) == sorted(
+        f"worker {n} started" for n in range(PROCESSES)
+    )
 
 
 def _gated_dbsync(config: Path, cwd: Path) -> subprocess.Popen[str]:
