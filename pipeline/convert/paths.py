@@ -8,6 +8,14 @@ which is two orders of magnitude faster than evaluating a JSONPath. Everything
 else goes to jsonpath-ng's extended parser (filters, ``split``, wildcards).
 Both give the same matches: a plain path matches at most one value, walking
 only into dicts (by key) and lists (by non-negative index).
+
+Paths may also use Ceilometer's names (:mod:`pipeline.convert.ceilometer_view`):
+``ctxt.<key>…`` reads ``_context_<key>…`` and ``metadata.message_id`` /
+``metadata.timestamp`` read ``message_id`` / ``timestamp``. Plain ones are
+rewritten to direct lookups when compiled, so they cost what the
+``_context_`` paths cost; JSONPath expressions naming ``ctxt`` or
+``metadata`` are evaluated on a view built for them. A plugin sees the
+match under the path as written (``ctxt.user_id``).
 """
 
 from __future__ import annotations
@@ -19,6 +27,17 @@ from typing import Any
 
 from jsonpath_ng import DatumInContext
 from jsonpath_ng.ext import parse as jsonpath_parse
+
+from pipeline.convert.ceilometer_view import (
+    CONTEXT,
+    CONTEXT_PREFIX,
+    METADATA,
+    METADATA_KEYS,
+    ceilometer_view,
+    context_of,
+    metadata_of,
+    names_an_alias,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +55,9 @@ _BARE = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@-]*")
 
 Step = str | int
 Match = tuple[str, Any]
+Getter = Callable[[Any], Any]
+
+_MISSING = object()
 
 
 def plain_steps(text: str) -> tuple[Step, ...] | None:
@@ -72,7 +94,7 @@ class FieldPath:
         self.text = text
         steps = plain_steps(text)
         self.plain = steps is not None
-        self.first: Callable[[Any], Any]
+        self.first: Getter
         self.matches: Callable[[Any], list[Match]]
         if steps is not None:
             self.first = _plain_getter(steps)
@@ -85,8 +107,51 @@ class FieldPath:
         return f"FieldPath({self.text!r})"
 
 
-def _plain_getter(steps: tuple[Step, ...]) -> Callable[[Any], Any]:
-    """A function returning the value at ``steps`` or None; no exceptions."""
+def _plain_getter(steps: tuple[Step, ...]) -> Getter:
+    """A function returning the value at ``steps`` or None; no exceptions.
+
+    Ceilometer's ``ctxt`` and ``metadata`` names resolve as described in
+    the module docstring.
+    """
+    head = steps[0]
+    if head == CONTEXT:
+        return _context_getter(steps)
+    if head == METADATA:
+        return _metadata_getter(steps)
+    return _lookup(steps)
+
+
+def _context_getter(steps: tuple[Step, ...]) -> Getter:
+    """``ctxt…``: the ``_context_<key>`` key when present, else a sent ``ctxt`` dict."""
+    if len(steps) == 1:
+        return context_of
+    key = steps[1]
+    if not isinstance(key, str):
+        return _lookup(steps)  # ctxt[0]: the context is a dict, only a sent list has one
+    flat_key = CONTEXT_PREFIX + key
+    rest = _lookup(steps[2:]) if len(steps) > 2 else None
+    sent = _lookup(steps)
+
+    def get(body: Any) -> Any:
+        value = body.get(flat_key, _MISSING) if isinstance(body, dict) else None
+        if value is _MISSING:
+            return sent(body)
+        return value if rest is None else rest(value)
+
+    return get
+
+
+def _metadata_getter(steps: tuple[Step, ...]) -> Getter:
+    """``metadata…``: ``message_id``/``timestamp`` from the notification itself."""
+    if len(steps) == 1:
+        return metadata_of
+    if steps[1] in METADATA_KEYS:
+        return _lookup(steps[1:])
+    return _lookup(steps)
+
+
+def _lookup(steps: tuple[Step, ...]) -> Getter:
+    """Direct dict/list lookups along ``steps``, starting at the body."""
     if all(isinstance(step, str) for step in steps):
         if len(steps) == 1:
             (key,) = steps
@@ -129,7 +194,7 @@ def _plain_getter(steps: tuple[Step, ...]) -> Callable[[Any], Any]:
     return get
 
 
-def _plain_matcher(get: Callable[[Any], Any], path: str) -> Callable[[Any], list[Match]]:
+def _plain_matcher(get: Getter, path: str) -> Callable[[Any], list[Match]]:
     def matches(body: Any) -> list[Match]:
         value = get(body)
         return [] if value is None else [(path, value)]
@@ -142,10 +207,12 @@ def _jsonpath_matcher(text: str) -> Callable[[Any], list[Match]]:
         expression = jsonpath_parse(text)
     except Exception as err:  # noqa: BLE001 - jsonpath-ng raises several unrelated classes
         raise ValueError(f"invalid JSONPath {text!r}: {err}") from None
+    # Only expressions naming ctxt or metadata pay for building the view.
+    view = ceilometer_view if names_an_alias(text) else None
 
     def matches(body: Any) -> list[Match]:
         try:
-            found = expression.find(body)
+            found = expression.find(body if view is None else view(body))
             return [(_match_path(datum), datum.value) for datum in found if datum.value is not None]
         except Exception:  # third-party evaluation on arbitrary data: no match
             LOG.debug("JSONPath %s failed on this notification", text, exc_info=True)
@@ -154,7 +221,7 @@ def _jsonpath_matcher(text: str) -> Callable[[Any], list[Match]]:
     return matches
 
 
-def _first_of(matches: Callable[[Any], list[Match]]) -> Callable[[Any], Any]:
+def _first_of(matches: Callable[[Any], list[Match]]) -> Getter:
     def first(body: Any) -> Any:
         found = matches(body)
         return found[0][1] if found else None
