@@ -46,8 +46,12 @@ def names_an_alias(expression: str) -> bool:
     return _NAMES_AN_ALIAS.search(expression) is not None
 
 
-def context_of(body: Any) -> dict[str, Any] | None:
-    """The request context as Ceilometer's ``ctxt`` (None: there is none)."""
+def context_of(body: Any) -> Any:
+    """The request context as Ceilometer's ``ctxt``.
+
+    A new dict when there are ``_context_`` keys or a sent ``ctxt`` dict;
+    otherwise whatever the publisher sent as ``ctxt`` (None: nothing).
+    """
     if not isinstance(body, dict):
         return None
     sent = body.get(CONTEXT)
@@ -56,7 +60,7 @@ def context_of(body: Any) -> dict[str, Any] | None:
         if key.__class__ is str and key.startswith(CONTEXT_PREFIX):
             context[key[_PREFIX_LENGTH:]] = value
     if not context and not isinstance(sent, dict):
-        return None
+        return sent
     return context
 
 

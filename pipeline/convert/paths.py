@@ -127,7 +127,7 @@ def _context_getter(steps: tuple[Step, ...]) -> Getter:
         return context_of
     key = steps[1]
     if not isinstance(key, str):
-        return _lookup(steps)  # ctxt[0]: the context is a dict, only a sent list has one
+        return _then(context_of, _lookup(steps[1:]))
     flat_key = CONTEXT_PREFIX + key
     rest = _lookup(steps[2:]) if len(steps) > 2 else None
     sent = _lookup(steps)
@@ -147,7 +147,18 @@ def _metadata_getter(steps: tuple[Step, ...]) -> Getter:
         return metadata_of
     if steps[1] in METADATA_KEYS:
         return _lookup(steps[1:])
-    return _lookup(steps)
+    if isinstance(steps[1], str):
+        return _lookup(steps)  # another key of a metadata dict the publisher sent
+    return _then(metadata_of, _lookup(steps[1:]))
+
+
+def _then(first: Getter, second: Getter) -> Getter:
+    """``second(first(body))``."""
+
+    def get(body: Any) -> Any:
+        return second(first(body))
+
+    return get
 
 
 def _lookup(steps: tuple[Step, ...]) -> Getter:
