@@ -21,6 +21,7 @@ from pipeline.convert import EventConverter, decode_notification
 from pipeline.convert.events import PACKAGED_DEFINITIONS
 from pipeline.exceptions import ConversionError, DecodeError
 from pipeline.models import UTC, Event, Trait
+from tests.unit.convert import samples
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 CONVERTER = EventConverter.from_file()
@@ -47,7 +48,8 @@ def test_operator_copy_equals_the_packaged_definitions() -> None:
 
 def test_every_shipped_definition_matches_some_corpus_event_type() -> None:
     """No dead definition: each one is the winning match of a generated type."""
-    used = {id(CONVERTER.definition_for(event_type)) for event_type in corpus.EVENT_TYPES}
+    event_types = {*corpus.EVENT_TYPES, *samples.EVENT_TYPES}
+    used = {id(CONVERTER.definition_for(event_type)) for event_type in event_types}
     unused = [d.patterns for d in CONVERTER._definitions if id(d) not in used]
     assert unused == []
 
@@ -88,7 +90,10 @@ def test_nova_specific_definitions() -> None:
     assert typed(event_for("compute.instance.update"))["old_state"] == (Trait.TEXT_TYPE, "building")
     resize = typed(event_for("compute.instance.resize.prep.start"))
     assert resize["new_instance_type"][1].startswith("m1.")
-    assert resize["new_instance_type_id"][0] == Trait.INT_TYPE
+    # Text, as Ceilometer's instance_type_id (nova sends an integer).
+    assert resize["new_instance_type_id"][0] == Trait.TEXT_TYPE
+    assert resize["instance_type_id"][0] == Trait.TEXT_TYPE
+    assert resize["instance_type_id"][1].isdigit()
     exists = typed(event_for("compute.instance.exists"))
     assert exists["audit_period_seconds"] == (Trait.INT_TYPE, 3600)
     deleted = typed(event_for("compute.instance.delete.end"))
@@ -155,14 +160,19 @@ def test_keystone_traits() -> None:
     assert project["action"] == (Trait.TEXT_TYPE, "created.project")
     assert project["resource_id"] == project["target_id"]
     assert "authenticated" not in project
-    assert typed(event_for("identity.user.deleted"))["target_type"] == (
+    assert typed(event_for("identity.user.deleted"))["target_typeURI"] == (
         Trait.TEXT_TYPE, "data/security/user")
+    assert ok["eventTime"][0] == Trait.DATETIME_TYPE
+    assert ok["observer_typeURI"] == (Trait.TEXT_TYPE, "service/security")
 
 
 def test_heat_stack_traits() -> None:
     event = typed(event_for("orchestration.stack.update.end"))
     assert event["state"] == (Trait.TEXT_TYPE, "UPDATE_COMPLETE")
-    assert event["stack_identity"][1].endswith("/" + event["resource_id"][1])
+    assert event["resource_id"] == event["stack_identity"]  # the ARN, as in Ceilometer
+    assert event["resource_id"][1].startswith("arn:openstack:heat::")
+    assert event["stack_identity"][1].endswith("/" + event["stack_id"][1])
+    assert event["name"] == event["stack_name"]
     assert event["created_at"][0] == Trait.DATETIME_TYPE
 
 
