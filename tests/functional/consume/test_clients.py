@@ -122,7 +122,7 @@ def test_oslo_messaging_notifier_v2_notifications_become_events_with_traits(
     traits = {t.name: t.value for t in event.traits}
     assert traits["tenant_id"] == "proj-1"
     assert traits["display_name"] == "vm3"
-    assert traits["instance_type_id"] == 42
+    assert traits["instance_type_id"] == "42"  # text, as Ceilometer defines it
     assert traits["service"] == "compute" and traits["host"] == "host-9"
     assert uuid.UUID(event.message_id)
 
