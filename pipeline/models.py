@@ -243,6 +243,14 @@ class TicketRecord:
     whole record as a JSON-safe dict, stored with the occurrence. ``level``,
     ``channel``, ``location`` and ``module`` describe the ticket when this
     record creates it.
+
+    ``occurrence_key`` is the identity of this occurrence (at most 255
+    characters): a record stored again under a key already stored is a
+    redelivery and changes nothing (see :mod:`pipeline.storage.tickets`).
+    The consumer sets it from the delivered message
+    (:func:`pipeline.consume.batch.occurrence_key`); ``None`` means the
+    record has no identity of its own and storage files it under a fresh
+    one, so every call stores it anew.
     """
 
     record_hash: str
@@ -253,6 +261,7 @@ class TicketRecord:
     location: str
     module: str | None
     data: dict[str, Any] = field(default_factory=dict)
+    occurrence_key: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time", to_utc(self.time))
@@ -262,10 +271,11 @@ class TicketRecord:
 class TicketResult:
     """What one ``record_tickets`` call did.
 
-    ``stored`` counts the occurrences written; ``ticket_ids`` maps each
-    ``(app_id, record_hash)`` written to its ticket id; ``failed`` maps the
-    position of a rejected record in the batch to the reason. Every record
-    given is either stored or failed.
+    ``stored`` counts the records accepted, a redelivered one (whose
+    occurrence was stored before, and is not stored again) included;
+    ``ticket_ids`` maps each ``(app_id, record_hash)`` written to its ticket
+    id; ``failed`` maps the position of a rejected record in the batch to
+    the reason. Every record given is either stored or failed.
     """
 
     stored: int = 0

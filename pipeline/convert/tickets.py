@@ -122,12 +122,14 @@ def ticket_record(
     app_id: str,
     salt: str | None = None,
     grouping: str = DEFAULT_STRATEGY,
+    occurrence_key: str | None = None,
 ) -> TicketRecord:
     """Group one log record: its key, ticket fields and occurrence data.
 
     ``app_id`` applies when the record carries none (in ``extra['app_id']``
     or ``app_id``). ``salt`` None derives the salt from the app id as
-    logbook does. Raises :class:`ConversionError` for a record that cannot
+    logbook does. ``occurrence_key`` is the identity of this delivery of
+    the record (:attr:`TicketRecord.occurrence_key`), passed through. Raises :class:`ConversionError` for a record that cannot
     be grouped (bad level, time, fingerprint or strategy).
     """
     if not isinstance(record, Mapping):
@@ -150,6 +152,7 @@ def ticket_record(
         location=f"{filename}:{lineno}",
         module=str(module) if module else "<unknown>",
         data=json_safe(normalised),
+        occurrence_key=occurrence_key,
     )
 
 

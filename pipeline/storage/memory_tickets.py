@@ -1,7 +1,9 @@
 """The ticket primitives of the memory driver: tickets and occurrences in dicts.
 
 One lock makes each primitive atomic, which is all the upsert semantics of
-:mod:`pipeline.storage.tickets` need inside one process.
+:mod:`pipeline.storage.tickets` need inside one process. Stored occurrence
+keys map to their occurrence ids, so a redelivered record is recognised and
+forgotten with its occurrence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pipeline.models import Occurrence, Ticket, TicketStatus
-from pipeline.storage.tickets import TicketGroup, TicketQuery
+from pipeline.storage.tickets import TicketGroup, TicketQuery, new_only
 
 _T = TypeVar("_T")
 
@@ -46,6 +48,9 @@ class MemoryTickets:
         self._tickets: dict[int, Ticket] = {}
         self._ticket_keys: dict[tuple[str, str], int] = {}
         self._occurrences: dict[int, Occurrence] = {}
+        #: occurrence id by occurrence key, and back.
+        self._occurrence_keys: dict[str, int] = {}
+        self._key_of: dict[int, str] = {}
         self._ticket_ids = itertools.count(1)
         self._occurrence_ids = itertools.count(1)
 
@@ -81,13 +86,17 @@ class MemoryTickets:
         )
 
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
-        ids: dict[tuple[str, str], int] = {}
         with self._ticket_lock:
-            for group in groups:
+            ids = {
+                (g.app_id, g.record_hash): self._ticket_keys[(g.app_id, g.record_hash)]
+                for g in groups
+                if (g.app_id, g.record_hash) in self._ticket_keys
+            }
+            for group in new_only(groups, self._occurrence_keys):
                 ticket = self._upsert(group)
                 self._tickets[ticket.ticket_id] = ticket
                 ids[(group.app_id, group.record_hash)] = ticket.ticket_id
-                for record in group.records:
+                for record, key in zip(group.records, group.keys, strict=True):
                     occurrence_id = next(self._occurrence_ids)
                     self._occurrences[occurrence_id] = Occurrence(
                         occurrence_id,
@@ -96,7 +105,13 @@ class MemoryTickets:
                         dict(record.data),
                         record.app_id,
                     )
+                    self._occurrence_keys[key] = occurrence_id
+                    self._key_of[occurrence_id] = key
         return ids
+
+    def _forget(self, occurrence_id: int) -> None:
+        del self._occurrences[occurrence_id]
+        del self._occurrence_keys[self._key_of.pop(occurrence_id)]
 
     @staticmethod
     def _matches(ticket: Ticket, query: TicketQuery) -> bool:
@@ -148,7 +163,7 @@ class MemoryTickets:
             for occurrence_id in [
                 o.occurrence_id for o in self._occurrences.values() if o.ticket_id == ticket_id
             ]:
-                del self._occurrences[occurrence_id]
+                self._forget(occurrence_id)
             return True
 
     def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
@@ -158,7 +173,7 @@ class MemoryTickets:
                 key=lambda o: (o.time, o.occurrence_id),
             )[:max_count]
             for occurrence in expired:
-                del self._occurrences[occurrence.occurrence_id]
+                self._forget(occurrence.occurrence_id)
         return len(expired)
 
     def _clear_tickets(self) -> None:
@@ -166,3 +181,5 @@ class MemoryTickets:
             self._tickets.clear()
             self._ticket_keys.clear()
             self._occurrences.clear()
+            self._occurrence_keys.clear()
+            self._key_of.clear()

@@ -2,17 +2,21 @@
 
 :func:`check_record` validates one :class:`~pipeline.models.TicketRecord` the
 same way for every driver (lengths the SQL schema holds, no NUL in text,
-JSON-safe data) and returns its data as JSON text, serialised once;
-:func:`group_records` makes one :class:`TicketGroup` per ``(app_id,
-record_hash)``, sorted by that pair so that concurrent writers lock rows in
-the same order.
+JSON-safe data, an occurrence key of at most 255 characters) and returns
+its data as JSON text, serialised once; :func:`group_records` makes one
+:class:`TicketGroup` per ``(app_id, record_hash)``, sorted by that pair so
+that concurrent writers lock rows in the same order, gives a record without
+an occurrence key a fresh one and keeps only the first record of each key
+(the others are redeliveries inside the batch); :func:`new_only` narrows
+groups to the records whose key the store does not hold yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +27,8 @@ MAX_LENGTHS = {"record_hash": 64, "app_id": 80, "channel": 255, "location": 512,
 _HASH_MAX, _APP_MAX, _CHANNEL_MAX, _LOCATION_MAX, _MODULE_MAX = (
     MAX_LENGTHS[name] for name in ("record_hash", "app_id", "channel", "location", "module")
 )
+#: Longest occurrence key (an AMQP message id is at most 255 bytes).
+KEY_MAX = 255
 _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
@@ -41,6 +47,8 @@ class TicketGroup:
     records: tuple[TicketRecord, ...]
     #: ``records[i].data`` as compact JSON text (serialised once, when checked).
     data_json: tuple[str, ...] = ()
+    #: ``records[i]``'s occurrence key (a fresh one for a record that had none).
+    keys: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -66,6 +74,11 @@ def _explain(record: Any) -> None:
         raise TypeError(f"level must be an integer, got {record.level!r}")
     if not isinstance(record.data, dict):
         raise TypeError(f"data must be a dict, got {type(record.data).__name__}")
+    key = record.occurrence_key
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= KEY_MAX):
+        raise ValueError(f"occurrence_key must be None or 1 to {KEY_MAX} characters, got {key!r}")
+    if key is not None and "\x00" in key:
+        raise ValueError("occurrence_key contains a NUL character")
 
 
 def check_record(record: Any) -> str:
@@ -93,6 +106,14 @@ def check_record(record: Any) -> str:
         and (record.module is None or "\x00" not in record.module)
         and "\x00" not in record.app_id
         and "\x00" not in record.record_hash
+        and (
+            record.occurrence_key is None
+            or (
+                type(record.occurrence_key) is str
+                and 0 < len(record.occurrence_key) <= KEY_MAX
+                and "\x00" not in record.occurrence_key
+            )
+        )
     )
     if not valid:
         _explain(record)
@@ -102,33 +123,67 @@ def check_record(record: Any) -> str:
         raise ValueError(f"data is not JSON-safe: {err}") from None
 
 
+def _group(
+    app_id: str, record_hash: str, members: Sequence[tuple[TicketRecord, str, str]]
+) -> TicketGroup:
+    """The group of ``(record, data JSON, key)`` members; the earliest describes the ticket."""
+    first = min(members, key=lambda member: member[0].time)[0]
+    return TicketGroup(
+        app_id,
+        record_hash,
+        first.level,
+        first.channel,
+        first.location,
+        "<unknown>" if first.module is None else first.module,
+        first.time,
+        max(member[0].time for member in members),
+        tuple(member[0] for member in members),
+        tuple(member[1] for member in members),
+        tuple(member[2] for member in members),
+    )
+
+
 def group_records(
     records: Sequence[TicketRecord], data_json: Sequence[str] | None = None
 ) -> list[TicketGroup]:
     """One group per ``(app_id, record_hash)``, sorted by that pair.
 
     ``data_json`` (parallel to ``records``) is the JSON text of each data.
+    A record without an occurrence key gets a fresh one (a random UUID);
+    of records sharing a key only the first is kept.
     """
     texts = data_json if data_json is not None else [_DUMPS(r.data) for r in records]
-    by_key: dict[tuple[str, str], list[tuple[TicketRecord, str]]] = {}
+    by_key: dict[tuple[str, str], list[tuple[TicketRecord, str, str]]] = {}
+    seen: set[str] = set()
     for record, text in zip(records, texts, strict=True):
-        by_key.setdefault((record.app_id, record.record_hash), []).append((record, text))
-    groups = []
-    for (app_id, record_hash), pairs in sorted(by_key.items()):
-        members = [record for record, _ in pairs]
-        first = min(members, key=lambda r: r.time)
-        groups.append(
-            TicketGroup(
-                app_id,
-                record_hash,
-                first.level,
-                first.channel,
-                first.location,
-                "<unknown>" if first.module is None else first.module,
-                first.time,
-                max(r.time for r in members),
-                tuple(members),
-                tuple(text for _, text in pairs),
-            )
-        )
-    return groups
+        key = record.occurrence_key
+        if key is None:
+            key = uuid.uuid4().hex
+        elif key in seen:
+            continue  # redelivered within the batch
+        seen.add(key)
+        by_key.setdefault((record.app_id, record.record_hash), []).append((record, text, key))
+    return [
+        _group(app_id, record_hash, members)
+        for (app_id, record_hash), members in sorted(by_key.items())
+    ]
+
+
+def new_only(groups: Sequence[TicketGroup], stored: Container[str]) -> list[TicketGroup]:
+    """``groups`` narrowed to the records whose key is not in ``stored``.
+
+    A group left without records is dropped; one that lost some is rebuilt
+    (first/last time and description from its remaining records).
+    """
+    narrowed = []
+    for group in groups:
+        members = [
+            member
+            for member in zip(group.records, group.data_json, group.keys, strict=True)
+            if member[2] not in stored
+        ]
+        if len(members) == len(group.records):
+            narrowed.append(group)
+        elif members:
+            narrowed.append(_group(group.app_id, group.record_hash, members))
+    return narrowed

@@ -10,9 +10,22 @@ declares it without overriding them all is rejected when it is defined.
 
 Semantics every driver shares:
 
-* a group is written with one atomic upsert: count += occurrences,
-  first = min, last = max, and a solved ticket becomes ``regressed``;
-  ``level``, ``channel``, ``location`` and ``module`` stay as first written;
+* every occurrence has an identity, its ``occurrence_key``, unique across
+  the store: the message id of the delivered message, a digest of it (see
+  :func:`pipeline.consume.batch.occurrence_key`) or, for a record given
+  without one, a fresh random key. **Only new occurrences change a
+  ticket.** A record whose key is already stored — a redelivery after a
+  crash between commit and acknowledgement, in the same batch or a later
+  one, by any writer — stores nothing and changes no count, first or last
+  time and no status (a solved ticket stays solved). A key is remembered
+  as long as its occurrence is stored: expiring the occurrence or deleting
+  its ticket forgets it;
+* a group is written with one atomic upsert over its new occurrences:
+  count += new occurrences, first = min, last = max of their times, and a
+  solved ticket becomes ``regressed``; ``level``, ``channel``, ``location``
+  and ``module`` stay as first written. Learning which occurrences are new
+  and bumping the ticket happen in one transaction (SQL, MongoDB replica
+  sets), so no crash can store an occurrence without its count;
 * ``order_by`` names a ticket (or occurrence) column, ``-`` for descending;
   the id is the final tie-breaker, ascending;
 * filters are ANDed: ``app_id``, ``status``, ``channel`` match exactly,
@@ -30,7 +43,7 @@ from typing import Any, ClassVar
 
 from pipeline.exceptions import InvalidQuery, MissingCapability, TicketNotFound
 from pipeline.models import Occurrence, Ticket, TicketRecord, TicketResult, TicketStatus, to_utc
-from pipeline.storage.ticket_batch import TicketGroup, check_record, group_records
+from pipeline.storage.ticket_batch import TicketGroup, check_record, group_records, new_only
 
 __all__ = [
     "OCCURRENCE_COLUMNS",
@@ -40,6 +53,7 @@ __all__ = [
     "TicketStore",
     "check_record",
     "group_records",
+    "new_only",
     "parse_order",
 ]
 
@@ -159,8 +173,11 @@ class TicketStore:
         """Store a batch of records as occurrences of their tickets.
 
         Each distinct ``(app_id, record_hash)`` is created or bumped with one
-        atomic upsert; a record that cannot be stored is reported in
-        ``failed`` by its position and does not stop the others.
+        atomic upsert by its new occurrences (a record whose
+        ``occurrence_key`` is stored already changes nothing); a record that
+        cannot be stored is reported in ``failed`` by its position and does
+        not stop the others. ``stored`` counts the accepted records,
+        redeliveries included.
         """
         self._require("tickets")
         result = TicketResult()
@@ -289,10 +306,13 @@ class TicketStore:
     # first, and __init_subclass__ rejects a declaring class lacking one.
 
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
-        """Upsert every group and insert its occurrences in one transaction.
+        """Store the groups' new occurrences and bump their tickets by them, atomically.
 
-        ``groups`` are sorted by ``(app_id, record_hash)``; returns their
-        ticket ids. Transient failures (deadlock after retries, unreachable
+        ``groups`` are sorted by ``(app_id, record_hash)``, their keys
+        distinct; a record whose key is stored already is skipped (see the
+        module docstring, and :func:`new_only`). Returns the ticket ids of
+        the groups (a group all of whose records were stored before may be
+        left out when its ticket is not found). Transient failures (deadlock after retries, unreachable
         database) raise :class:`StorageUnavailable` with nothing written.
         """
         raise MissingCapability("tickets")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -212,3 +213,87 @@ def test_expiry_deletes_old_occurrences_and_keeps_counts(conn: Connection) -> No
     assert conn.clear_expired_occurrences(86400) == 1
     assert conn.get_ticket(ticket_id) == before
     assert before.occurrence_count == 4
+
+
+# -- redelivery: a record whose occurrence key is stored changes nothing ------
+
+
+def keyed(key: str, minutes: int = 0, *, occurrence: str, **kwargs: Any) -> TicketRecord:
+    """``rec`` with an occurrence key: the identity of one delivered log record."""
+    return dataclasses.replace(rec(key, minutes, **kwargs), occurrence_key=occurrence)
+
+
+def _state(conn: Connection) -> list[tuple[Ticket, list[Any]]]:
+    return [
+        (t, sorted((o.time, o.data["message"]) for o in conn.get_occurrences(t.ticket_id, limit=None)))
+        for t in conn.get_tickets(order_by="ticket_id", limit=None)
+    ]
+
+
+def test_the_same_batch_recorded_twice_counts_once(conn: Connection) -> None:
+    batch = [keyed("a", 5, occurrence="m1"), keyed("a", 1, occurrence="m2"),
+             keyed("b", 3, occurrence="m3")]
+    first = conn.record_tickets(batch)
+    before = _state(conn)
+    again = conn.record_tickets(batch)
+    assert again.stored == 3 and not again.failed
+    assert again.ticket_ids == first.ticket_ids
+    assert _state(conn) == before
+    assert only(conn, "a").occurrence_count == 2 and only(conn, "b").occurrence_count == 1
+
+
+def test_duplicates_inside_one_batch_count_once(conn: Connection) -> None:
+    # The second "m1" is a redelivery; its other time proves it is not used at all.
+    result = conn.record_tickets([keyed("a", 5, occurrence="m1"), keyed("a", -9, occurrence="m1"),
+                                  keyed("a", 7, occurrence="m2"), keyed("b", 1, occurrence="m2")])
+    assert result.stored == 4 and not result.failed
+    ticket = only(conn, "a")
+    assert ticket.occurrence_count == 2
+    assert ticket.first_occurrence_time == T0 + dt.timedelta(minutes=5)
+    assert ticket.last_occurrence_time == T0 + dt.timedelta(minutes=7)
+    assert len(conn.get_occurrences(ticket.ticket_id, limit=None)) == 2
+    assert conn.count_tickets() == 1  # "b" came only as a redelivery of m2
+
+
+def test_a_redelivery_changes_no_count_time_or_status_and_new_records_still_do(
+    conn: Connection,
+) -> None:
+    conn.record_tickets([keyed("a", 5, occurrence="m1"), keyed("a", 6, occurrence="m2")])
+    ticket_id = only(conn, "a").ticket_id
+    conn.solve_ticket(ticket_id)
+    solved = conn.get_ticket(ticket_id)
+    # Redelivered (with other times, to show they are not looked at): stays solved.
+    conn.record_tickets([keyed("a", -60, occurrence="m1"), keyed("a", 60, occurrence="m2")])
+    assert conn.get_ticket(ticket_id) == solved
+    assert solved.status is TicketStatus.SOLVED and solved.occurrence_count == 2
+    assert len(conn.get_occurrences(ticket_id, limit=None)) == 2
+    # One redelivery and one new record: only the new one counts and regresses.
+    conn.record_tickets([keyed("a", 60, occurrence="m2"), keyed("a", 9, occurrence="m3")])
+    regressed = conn.get_ticket(ticket_id)
+    assert regressed.status is TicketStatus.REGRESSED and regressed.occurrence_count == 3
+    assert regressed.first_occurrence_time == T0 + dt.timedelta(minutes=5)
+    assert regressed.last_occurrence_time == T0 + dt.timedelta(minutes=9)
+    assert sorted(o.data["message"] for o in conn.get_occurrences(ticket_id, limit=None)) == [
+        "a at 5", "a at 6", "a at 9"]
+
+
+def test_records_without_an_occurrence_key_are_always_new(conn: Connection) -> None:
+    record = rec("a", 1)
+    conn.record_tickets([record, record])
+    conn.record_tickets([record])
+    assert only(conn, "a").occurrence_count == 3
+
+
+def test_a_deleted_tickets_keys_are_forgotten(conn: Connection) -> None:
+    conn.record_tickets([keyed("a", 1, occurrence="m1")])
+    conn.delete_ticket(only(conn, "a").ticket_id)
+    conn.record_tickets([keyed("a", 1, occurrence="m1")])
+    assert only(conn, "a").occurrence_count == 1
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "nul\x00", 42])
+def test_bad_occurrence_keys_fail_alone(conn: Connection, key: Any) -> None:
+    result = conn.record_tickets([keyed("a", occurrence=key), keyed("a", occurrence="k" * 255)])
+    assert list(result.failed) == [0] and "occurrence_key" in result.failed[0]
+    conn.record_tickets([keyed("a", 1, occurrence="k" * 255)])
+    assert only(conn, "a").occurrence_count == 1
