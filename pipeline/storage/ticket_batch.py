@@ -169,6 +169,16 @@ def group_records(
     ]
 
 
+def given_keys(groups: Sequence[TicketGroup]) -> list[str]:
+    """The occurrence keys the records of ``groups`` came with (fresh ones cannot be stored)."""
+    return [
+        key
+        for group in groups
+        for record, key in zip(group.records, group.keys, strict=True)
+        if record.occurrence_key is not None
+    ]
+
+
 def new_only(groups: Sequence[TicketGroup], stored: Container[str]) -> list[TicketGroup]:
     """``groups`` narrowed to the records whose key is not in ``stored``.
 

@@ -43,7 +43,13 @@ from typing import Any, ClassVar
 
 from pipeline.exceptions import InvalidQuery, MissingCapability, TicketNotFound
 from pipeline.models import Occurrence, Ticket, TicketRecord, TicketResult, TicketStatus, to_utc
-from pipeline.storage.ticket_batch import TicketGroup, check_record, group_records, new_only
+from pipeline.storage.ticket_batch import (
+    TicketGroup,
+    check_record,
+    given_keys,
+    group_records,
+    new_only,
+)
 
 __all__ = [
     "OCCURRENCE_COLUMNS",
@@ -52,6 +58,7 @@ __all__ = [
     "TicketQuery",
     "TicketStore",
     "check_record",
+    "given_keys",
     "group_records",
     "new_only",
     "parse_order",

@@ -1,11 +1,12 @@
-"""PostgreSQL bulk paths of the ticket writer (psycopg 3): one upsert, one COPY.
+"""PostgreSQL bulk paths of the ticket writer (psycopg 3): one lookup, one upsert, one COPY.
 
-The generic writer runs the upsert once per ticket (executemany) and then
-SELECTs the ids; here the whole chunk is one ``INSERT ... SELECT FROM
-unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING`` (rows are processed in
-array order, so the sorted groups still lock in key order), and the
-occurrences go in with ``COPY``, several times faster than INSERT. The
-upsert has the same semantics as :func:`.tickets._bumps`.
+The generic writer looks stored occurrence keys up in chunks, runs the
+upsert once per ticket (executemany) and then SELECTs the ids; here the key
+lookup is one ``= ANY(array)`` query, the whole chunk is one ``INSERT ...
+SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING`` (rows are
+processed in array order, so the sorted groups still lock in key order),
+and the occurrences go in with ``COPY``, several times faster than INSERT.
+The upsert has the same semantics as :func:`.tickets._bumps`.
 """
 
 from __future__ import annotations
@@ -84,18 +85,30 @@ def upsert(
         return {(app_id, key): ticket_id for app_id, key, ticket_id in cursor.fetchall()}
 
 
-def copy_occurrences(
-    conn: sa.Connection, table: sa.Table, rows: Iterable[tuple[int, dt.datetime, str, str]]
-) -> None:
-    """Write ``(ticket_id, time, app_id, data JSON)`` rows with COPY."""
+def stored_keys(conn: sa.Connection, table: sa.Table, keys: Sequence[str]) -> set[str]:
+    """Those of the occurrence ``keys`` that ``table`` holds already."""
     name = conn.dialect.identifier_preparer.format_table(table)
-    statement = f'COPY {name} (ticket_id, "time", app_id, data) FROM STDIN (FORMAT BINARY)'
+    query = f"SELECT occurrence_key FROM {name} WHERE occurrence_key = ANY(%s::varchar[])"
+    dbapi: Any = conn.connection.dbapi_connection
+    with _as_sqlalchemy_errors(conn, query), dbapi.cursor() as cursor:
+        cursor.execute(query, (list(keys),))
+        return {key for (key,) in cursor.fetchall()}
+
+
+def copy_occurrences(
+    conn: sa.Connection, table: sa.Table, rows: Iterable[tuple[int, dt.datetime, str, str, str]]
+) -> None:
+    """Write ``(ticket_id, time, app_id, data JSON, occurrence key)`` rows with COPY."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    statement = (
+        f'COPY {name} (ticket_id, "time", app_id, data, occurrence_key) FROM STDIN (FORMAT BINARY)'
+    )
     dbapi: Any = conn.connection.dbapi_connection
     with (
         _as_sqlalchemy_errors(conn, statement),
         dbapi.cursor() as cursor,
         cursor.copy(statement) as copy,
     ):
-        copy.set_types(["bigint", "timestamp", "varchar", "text"])
-        for ticket_id, when, app_id, text in rows:
-            copy.write_row((ticket_id, _naive_utc(when), app_id, text))
+        copy.set_types(["bigint", "timestamp", "varchar", "text", "varchar"])
+        for ticket_id, when, app_id, text, key in rows:
+            copy.write_row((ticket_id, _naive_utc(when), app_id, text, key))

@@ -2,8 +2,11 @@
 
 ``ticket`` holds one row per ``(app_id, record_hash)`` (unique), with the
 counters every upsert bumps; ``ticket_occurrence`` one row per log record,
-indexed by ``(ticket_id, time)`` for a ticket's history and by ``time`` for
-expiry. Text compares by code point as in :mod:`.schema`; occurrences go
+indexed by ``(ticket_id, time)`` for a ticket's history, by ``time`` for
+expiry and uniquely by ``occurrence_key``, the occurrence's identity that
+makes a redelivered record a no-op. Rows written before migration 0004 have
+no key (NULL): SQLite, PostgreSQL (``NULLS DISTINCT``, the default) and
+MySQL/MariaDB all let a unique index hold any number of NULLs. Text compares by code point as in :mod:`.schema`; occurrences go
 with their ticket (``ON DELETE CASCADE``).
 
 :func:`ticket_tables` also builds the same pair under another name prefix
@@ -65,7 +68,8 @@ def ticket_columns() -> list[sa.schema.SchemaItem]:
 
 
 def occurrence_columns(ticket_table: str) -> list[sa.schema.SchemaItem]:
-    """Columns of the occurrence table, referencing ``ticket_table``."""
+    """Columns of the occurrence table, referencing ``ticket_table``, as migration 0002
+    made them (:func:`occurrence_key_column` came with 0004)."""
     return [
         sa.Column("occurrence_id", id_type(), primary_key=True, autoincrement=True),
         sa.Column(
@@ -82,6 +86,16 @@ def occurrence_columns(ticket_table: str) -> list[sa.schema.SchemaItem]:
         sa.Column("app_id", name_type(), nullable=False),
         sa.Column("data", raw_type(), nullable=False),
     ]
+
+
+def occurrence_key_column() -> sa.Column[str]:
+    """The occurrence's identity (NULL only in rows older than migration 0004)."""
+    return sa.Column("occurrence_key", name_type(), nullable=True)
+
+
+def occurrence_key_index(occurrence_table: str) -> str:
+    """Name of the unique index on ``occurrence_key`` of ``occurrence_table``."""
+    return f"uq_{occurrence_table}_key"
 
 
 def ticket_tables(target: sa.MetaData, prefix: str | None = None) -> TicketTables:
@@ -103,12 +117,14 @@ def ticket_tables(target: sa.MetaData, prefix: str | None = None) -> TicketTable
         occurrence_name,
         target,
         *occurrence_columns(ticket_name),
+        occurrence_key_column(),
         sa.Index(f"ix_{occurrence_name}_ticket_time", "ticket_id", "time"),
         sa.Index(f"ix_{occurrence_name}_time", "time"),
+        sa.Index(occurrence_key_index(occurrence_name), "occurrence_key", unique=True),
         **TABLE_KWARGS,
     )
     return TicketTables(ticket, occurrence)
 
 
-#: The driver's own ticket tables, created by migration 0002.
+#: The driver's own ticket tables, created by migration 0002 (keys: 0004).
 TICKET_TABLES = ticket_tables(metadata)

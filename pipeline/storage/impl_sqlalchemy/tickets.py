@@ -1,20 +1,31 @@
 """Ticket primitives of the SQLAlchemy driver: atomic upserts, then bulk occurrences.
 
 A batch is one transaction: for each chunk of groups (already sorted by
-``(app_id, record_hash)``, so concurrent writers lock rows in one order) an
-upsert per ticket — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite) or
-``INSERT ... ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB), compiled once and
+``(app_id, record_hash)``, so concurrent writers lock rows in one order) a
+SELECT finds which of the batch's occurrence keys are stored already (only
+keys the records came with: a fresh key cannot be), the groups are narrowed
+to the new records (:func:`~pipeline.storage.tickets.new_only`), then an
+upsert per remaining ticket — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite)
+or ``INSERT ... ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB), compiled once and
 sent with executemany (PyMySQL makes it one multi-row statement) — creates
-or bumps the tickets, a SELECT reads their ids, and one executemany INSERT
-adds the occurrences. PostgreSQL does the same in one ``unnest`` upsert and
-a COPY (:mod:`.ticket_postgresql`). Deadlocks and serialisation failures
-(InnoDB's gap locks can still collide) are retried a few times with jittered
-back-off, then raise :class:`StorageUnavailable` so the caller retries the
-batch later.
+or bumps the tickets by the new records only, a SELECT reads their ids, and
+one executemany INSERT adds the new occurrences. PostgreSQL does the same
+with one key lookup, one ``unnest`` upsert and a COPY
+(:mod:`.ticket_postgresql`).
+
+Race-free with concurrent writers of the same redelivered record: both may
+find its key absent and bump the ticket, but the unique index on the key
+lets only one insert the occurrence; the other's insert waits for the
+first transaction, fails, and its whole transaction (with its bump) rolls
+back and runs again, now finding the key stored. Deadlocks and
+serialisation failures (InnoDB's gap locks can still collide) are retried a
+few times with jittered back-off, then raise :class:`StorageUnavailable` so
+the caller retries the batch later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -28,17 +39,22 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from pipeline.exceptions import StorageUnavailable
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES, TicketTables
-from pipeline.storage.tickets import TicketGroup, TicketQuery
+from pipeline.storage.tickets import TicketGroup, TicketQuery, given_keys, new_only
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
 #: Groups per upsert statement (keeps bind parameters under every limit).
 UPSERT_CHUNK = 500
 DEADLOCK_RETRIES = 5
+#: Occurrence keys per lookup (bind parameters of SQLite and MySQL).
+KEY_CHUNK = 500
+#: Reruns of a batch whose occurrence key another writer stored meanwhile.
+COLLISION_RETRIES = 10
 _DEADLOCK_MYSQL = (1213, 1205)  # deadlock, lock wait timeout
 _DEADLOCK_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 
@@ -127,36 +143,94 @@ def _upsert(table: sa.Table, dialect: str) -> Any:
 
 def _occurrence_rows(
     groups: Sequence[TicketGroup], ids: dict[tuple[str, str], int]
-) -> Iterator[tuple[int, dt.datetime, str, str]]:
+) -> Iterator[tuple[int, dt.datetime, str, str, str]]:
     for group in groups:
         ticket_id = ids[(group.app_id, group.record_hash)]
-        for record, text in zip(group.records, group.data_json, strict=True):
-            yield ticket_id, record.time, record.app_id, text
+        for record, text, key in zip(group.records, group.data_json, group.keys, strict=True):
+            yield ticket_id, record.time, record.app_id, text, key
 
 
-def _write_chunk(
-    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
+class _Collided(Exception):
+    """Another writer stored one of this batch's occurrence keys: run the batch again."""
+
+
+def _is_unique_violation(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    if args and args[0] == 1062:  # MySQL/MariaDB ER_DUP_ENTRY
+        return True
+    return "UNIQUE constraint failed" in str(orig)  # SQLite
+
+
+@contextlib.contextmanager
+def _collisions() -> Iterator[None]:
+    """Raise :class:`_Collided` for a unique violation of the occurrences inserted inside."""
+    try:
+        yield
+    except exc.IntegrityError as err:
+        # The batch's keys are distinct and none was stored at its lookup, so
+        # a duplicate is a key another writer committed since: run it again.
+        if not _is_unique_violation(err):
+            raise
+        raise _Collided(str(err.orig)) from err
+
+
+def _stored_keys(conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]) -> set[str]:
+    """The occurrence keys of ``groups`` that ``table`` holds already."""
+    keys = given_keys(groups)
+    if not keys or postgresql_bulk.supported(conn):
+        return postgresql_bulk.stored_keys(conn, table, keys) if keys else set()
+    column = table.c.occurrence_key
+    found: set[str] = set()
+    for start in range(0, len(keys), KEY_CHUNK):
+        chunk = keys[start : start + KEY_CHUNK]
+        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _ticket_ids(
+    conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
 ) -> dict[tuple[str, str], int]:
-    if postgresql_bulk.supported(conn):
-        ids = postgresql_bulk.upsert(conn, tables.ticket, groups)
-        postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(groups, ids))
-        return ids
-    conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(groups))
-    c = tables.ticket.c
+    c = table.c
     keys = [(g.app_id, g.record_hash) for g in groups]
     rows = conn.execute(
         sa.select(c.app_id, c.record_hash, c.ticket_id).where(
             sa.tuple_(c.app_id, c.record_hash).in_(keys)
         )
     )
-    ids = {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
-    conn.execute(
-        sa.insert(tables.occurrence),
-        [
-            {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text}
-            for ticket_id, when, app_id, text in _occurrence_rows(groups, ids)
-        ],
-    )
+    return {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
+
+
+def _write_chunk(
+    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
+) -> dict[tuple[str, str], int]:
+    stored = _stored_keys(conn, tables.occurrence, groups)
+    fresh = new_only(groups, stored) if stored else groups
+    if postgresql_bulk.supported(conn):
+        ids = postgresql_bulk.upsert(conn, tables.ticket, fresh) if fresh else {}
+        if len(ids) < len(groups):  # redelivered records only: tickets not bumped
+            rest = [g for g in groups if (g.app_id, g.record_hash) not in ids]
+            ids.update(_ticket_ids(conn, tables.ticket, rest))
+        with _collisions():
+            postgresql_bulk.copy_occurrences(
+                conn, tables.occurrence, _occurrence_rows(fresh, ids)
+            )
+        return ids
+    if fresh:
+        conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(fresh))
+    ids = _ticket_ids(conn, tables.ticket, groups)
+    if fresh:
+        with _collisions():
+            conn.execute(
+                sa.insert(tables.occurrence),
+                [
+                    {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text,
+                     "occurrence_key": key}
+                    for ticket_id, when, app_id, text, key in _occurrence_rows(fresh, ids)
+                ],
+            )
     return ids
 
 
@@ -205,8 +279,9 @@ class TicketStorage:
     ticket_tables: TicketTables = TICKET_TABLES
 
     def _in_transaction(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
-        """Run ``work`` in one write transaction, retrying it after a deadlock."""
-        attempt = 0
+        """Run ``work`` in one write transaction, retrying it after a deadlock
+        or an occurrence key collision (:class:`_Collided`)."""
+        attempt = collisions = 0
         with engines.translated_errors(action):
             while True:
                 try:
@@ -217,6 +292,11 @@ class TicketStorage:
                         conn.begin(),
                     ):
                         return work(conn)
+                except _Collided as err:
+                    collisions += 1
+                    if collisions > COLLISION_RETRIES:
+                        raise StorageUnavailable(f"{action}: keys kept colliding: {err}") from err
+                    LOG.debug("%s: an occurrence key was stored meanwhile; rerun", action)
                 except exc.DBAPIError as err:
                     if not is_deadlock(err) or attempt >= DEADLOCK_RETRIES:
                         raise
