@@ -1,24 +1,35 @@
 """Writing a batch of tickets to MongoDB: race-free, in a transaction when the server has them.
 
-One batch costs four round trips: read the ids of the batch's keys that
-already exist; reserve ids (new tickets, every occurrence); one unordered
-bulk of ``update_one(upsert=True)`` per key (``$inc`` the count, ``$min``
-/``$max`` the times, ``$setOnInsert`` the id and description) plus one
-conditional ``update_many`` per application turning its solved tickets of
-the batch into ``regressed``; one unordered ``insert_many`` of the
-occurrences. The unique index on ``(app_id, record_hash)`` keeps concurrent
-writers to one ticket per key: an upsert that loses the insert race either
-matches the winner's document (the server retries it) or fails with a
-duplicate-key error, and is then retried by this module — never dropped.
+Occurrences first, then the tickets, bumped only by the occurrences that
+were new. Five round trips per batch: (in a transaction) read which of the
+batch's given occurrence keys are stored already; read the ids of the
+batch's ticket keys that exist; reserve ids (new tickets, every occurrence);
+one unordered ``insert_many`` of the occurrences, each carrying its ticket's
+id (an existing one or a reserved one) and its ``occurrence_key`` under a
+unique index, where a duplicate key marks a redelivered record and is not
+counted; then one unordered bulk of ``update_one(upsert=True)`` per ticket
+that got new occurrences (``$inc`` the count by them, ``$min``/``$max`` their
+times, ``$setOnInsert`` the id and description) plus one conditional
+``update_many`` per application turning its solved tickets among them into
+``regressed``. The unique index on ``(app_id, record_hash)`` keeps
+concurrent writers to one ticket per key: an upsert that loses the insert
+race either matches the winner's document (the server retries it) or fails
+with a duplicate-key error, and is then retried by this module — never
+dropped; occurrences inserted under the loser's reserved id are then moved
+to the winner's.
 
-On a replica set or sharded cluster the bulk and the insert run in one
-multi-document transaction (``with_transaction`` retries transient write
-conflicts; a lost insert race aborts and reruns it), so a failure writes
-nothing. A standalone server has no transactions: there a failure between
-the ticket bulk and the occurrence insert leaves counts whose occurrences
-are missing, and the caller's retry counts that batch again; the error
-raised says so. Ids are reserved outside the transaction (an aborted one
-leaves a gap) so that the counter document does not serialise writers. A ticket
+On a replica set or sharded cluster all of it runs in one multi-document
+transaction, so a failure writes nothing; a redelivered key that another
+writer inserts concurrently aborts it (duplicate key or write conflict) and
+it runs again, finding the key stored. A standalone server has no
+transactions, and there the occurrence insert ignores duplicate keys (the
+lookup would race): a failure after the occurrence insert and before the
+ticket bulk leaves those occurrences stored but uncounted — and a ticket the
+batch would have created missing — and the caller's retry or a redelivery,
+finding their keys stored, does not count them either. Counts then err low,
+never double; the error raised says so. Deploy a replica set, even of one
+member. Ids are reserved outside the transaction (an aborted one leaves a
+gap) so that the counter document does not serialise writers. A ticket
 deleted while a batch for it is being written may come back under its old
 id, and its last occurrences may be deleted with it: deleting is an
 operator's action on a ticket, not expected while it fires.
@@ -44,7 +55,7 @@ from pipeline.exceptions import StorageError, StorageUnavailable
 from pipeline.models import TicketRecord, TicketStatus
 from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
 from pipeline.storage.impl_mongodb.events import to_micros
-from pipeline.storage.tickets import TicketGroup
+from pipeline.storage.tickets import TicketGroup, given_keys, new_only
 
 LOG = logging.getLogger(__name__)
 #: Rounds of the upsert bulk before giving up on keys that keep colliding.
@@ -54,6 +65,9 @@ TRANSACTION_ATTEMPTS = 30
 #: Server error code of two transactions writing the same document.
 WRITE_CONFLICT = 112
 
+#: Name of the unique index on ``occurrences.occurrence_key``.
+KEY_INDEX = "occurrence_key"
+
 Key = tuple[str, str]
 
 
@@ -62,7 +76,7 @@ def _key(group: TicketGroup) -> Key:
 
 
 def _occurrence_document(
-    occurrence_id: int, ticket_id: int, record: TicketRecord
+    occurrence_id: int, ticket_id: int, record: TicketRecord, key: str
 ) -> RawBSONDocument:
     document = {
         "_id": occurrence_id,
@@ -70,6 +84,7 @@ def _occurrence_document(
         "app_id": record.app_id,
         "time": record.time,
         "time_us": to_micros(record.time),
+        "occurrence_key": key,
         "data": record.data,
     }
     try:
@@ -122,8 +137,18 @@ def _reopen(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
     ]
 
 
+def _is_key_duplicate(error: Mapping[str, Any]) -> bool:
+    """True for a write error that is a duplicate ``occurrence_key`` (a redelivery)."""
+    if error.get("code") != DUPLICATE_KEY:
+        return False
+    pattern = error.get("keyPattern")
+    if pattern is not None:
+        return KEY_INDEX in pattern
+    return f"index: {KEY_INDEX} " in str(error.get("errmsg", ""))
+
+
 class _Collided(Exception):
-    """Upserts inside a transaction lost an insert race: rerun the whole transaction."""
+    """Writes inside a transaction lost a race: rerun the whole transaction."""
 
 
 class TicketUpserts:
@@ -175,36 +200,80 @@ class TicketUpserts:
     def _write(
         self, groups: Sequence[TicketGroup], session: ClientSession | None
     ) -> dict[Key, int]:
-        records = sum(group.count for group in groups)
-        ids, occurrence_ids = self._upsert_all(groups, records, session)
-        documents = [
-            _occurrence_document(next(occurrence_ids), ids[_key(group)], record)
-            for group in groups
-            for record in group.records
-        ]
-        self._insert_occurrences(documents, session)
-        return ids
+        fresh = list(groups)
+        if session is not None:  # a consistent snapshot: the lookup is exact
+            stored = self._stored_keys(given_keys(groups), session)
+            fresh = new_only(groups, stored) if stored else fresh
+        known = self._known_ids(groups, session) if groups else {}
+        missing = [group for group in fresh if _key(group) not in known]
+        new_ids, reserved = self._reserve(len(missing), sum(group.count for group in fresh))
+        assigned = {**known, **{_key(group): next(new_ids) for group in missing}}
+        occurrence_ids: dict[str, int] = {}
+        documents = []
+        for group in fresh:
+            for record, key in zip(group.records, group.keys, strict=True):
+                occurrence_ids[key] = next(reserved)
+                documents.append(
+                    _occurrence_document(occurrence_ids[key], assigned[_key(group)], record, key)
+                )
+        duplicates = self._insert_occurrences(documents, list(occurrence_ids), session)
+        counted = new_only(fresh, duplicates) if duplicates else fresh
+        ids = self._upsert_all(counted, assigned, set(known), session)
+        self._repoint(counted, assigned, ids, occurrence_ids, session)
+        return {**known, **ids}
+
+    def _stored_keys(self, keys: Sequence[str], session: ClientSession | None) -> set[str]:
+        if not keys:
+            return set()
+        cursor = self._occurrences.find(
+            {"occurrence_key": {"$in": list(keys)}}, {"occurrence_key": 1}, session=session
+        )
+        return {document["occurrence_key"] for document in cursor}
 
     def _upsert_all(
-        self, groups: Sequence[TicketGroup], records: int, session: ClientSession | None
-    ) -> tuple[dict[Key, int], Iterator[int]]:
+        self,
+        groups: Sequence[TicketGroup],
+        assigned: dict[Key, int],
+        known: set[Key],
+        session: ClientSession | None,
+    ) -> dict[Key, int]:
+        """Upsert every group with its ``assigned`` id (existing for ``known``); final ids."""
         ids: dict[Key, int] = {}
         pending = list(groups)
-        occurrence_ids: Iterator[int] = iter(())
+        if not pending:  # every record was a redelivery
+            return ids
         for attempt in range(MAX_ATTEMPTS):
-            known = self._known_ids(pending, session)
-            missing = [group for group in pending if _key(group) not in known]
-            new_ids, reserved = self._reserve(len(missing), records if attempt == 0 else 0)
-            if attempt == 0:
-                occurrence_ids = reserved
-            assigned = {**known, **{_key(group): next(new_ids) for group in missing}}
-            pending = self._bulk(pending, assigned, set(known), ids, session)
+            if attempt:  # the keys that lost a race exist now: learn their ids
+                found = self._known_ids(pending, session)
+                missing = [group for group in pending if _key(group) not in found]
+                new_ids, _ = self._reserve(len(missing), 0)
+                assigned = {**assigned, **found, **{_key(g): next(new_ids) for g in missing}}
+                known = set(found)
+            pending = self._bulk(pending, assigned, known, ids, session)
             if not pending:
-                return ids, occurrence_ids
+                return ids
             LOG.debug("retrying %d ticket upserts that lost a race", len(pending))
         raise StorageUnavailable(
             f"{len(pending)} ticket upserts kept colliding after {MAX_ATTEMPTS} attempts"
         )
+
+    def _repoint(
+        self,
+        groups: Sequence[TicketGroup],
+        assigned: Mapping[Key, int],
+        ids: Mapping[Key, int],
+        occurrence_ids: Mapping[str, int],
+        session: ClientSession | None,
+    ) -> None:
+        """Move occurrences inserted under an id whose ticket another writer created first."""
+        for group in groups:
+            if ids[_key(group)] != assigned[_key(group)]:
+                moved = [occurrence_ids[key] for key in group.keys]
+                self._occurrences.update_many(
+                    {"_id": {"$in": moved}},
+                    {"$set": {"ticket_id": ids[_key(group)]}},
+                    session=session,
+                )
 
     def _known_ids(
         self, groups: Sequence[TicketGroup], session: ClientSession | None
@@ -293,13 +362,32 @@ class TicketUpserts:
         return retry
 
     def _insert_occurrences(
-        self, documents: list[RawBSONDocument], session: ClientSession | None
-    ) -> None:
+        self, documents: list[RawBSONDocument], keys: list[str], session: ClientSession | None
+    ) -> set[str]:
+        """Insert ``documents`` (whose occurrence keys are ``keys``); the keys found stored.
+
+        Only a standalone server answers with stored keys: in a transaction
+        the lookup before found them all, so a duplicate there is another
+        writer's concurrent insert, and the transaction runs again.
+        """
+        if not documents:
+            return set()
         try:
             self._occurrences.insert_many(documents, ordered=False, session=session)
         except BulkWriteError as err:
-            done = "nothing was written" if session else "ticket counts were updated"
-            raise StorageError(
-                f"occurrences were not all stored ({done}): "
-                f"{err.details.get('writeErrors') or err.details.get('writeConcernErrors')}"
-            ) from err
+            errors = err.details.get("writeErrors") or []
+            redelivered = [e for e in errors if _is_key_duplicate(e)]
+            if (
+                session is not None
+                and errors
+                and all(e in redelivered or e.get("code") == WRITE_CONFLICT for e in errors)
+            ):
+                raise _Collided() from err  # the server has aborted the transaction
+            if len(redelivered) < len(errors) or err.details.get("writeConcernErrors"):
+                done = "nothing was written" if session else "none of them is counted"
+                raise StorageError(
+                    f"occurrences were not all stored ({done}): "
+                    f"{errors or err.details.get('writeConcernErrors')}"
+                ) from err
+            return {keys[e["index"]] for e in redelivered}
+        return set()

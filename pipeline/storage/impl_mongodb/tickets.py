@@ -6,14 +6,16 @@ Collections::
                   location, module, first_occurrence_time: <date>, first_us,
                   last_occurrence_time: <date>, last_us, occurrence_count,
                   solved: <bool>, status: "open" | "solved" | "regressed"}
-    occurrences: {_id: <int occurrence_id>, ticket_id, app_id,
+    occurrences: {_id: <int occurrence_id>, ticket_id, app_id, occurrence_key,
                   time: <date>, time_us, data: <sub-document> | data_json: <str>}
     counters:    {_id: "ids", ticket_id: <last issued>, occurrence_id: <last issued>}
 
 Ids are integers (the API exposes them) taken in blocks from the counter
 document with one ``find_one_and_update`` ``$inc`` per batch. Times are kept
 twice as in :mod:`.events`: a BSON date for people and exact microseconds
-(``*_us``) for sorting, filtering and reading back.
+(``*_us``) for sorting, filtering and reading back. ``occurrence_key`` is
+the occurrence's identity under a unique index; the index is sparse because
+occurrences stored before keys existed have none.
 
 Writes are described in :mod:`.ticket_upserts`. An occurrence whose data
 cannot be BSON (an integer beyond 64 bits, say) is kept as JSON text in
@@ -34,7 +36,7 @@ from pipeline.exceptions import InvalidQuery
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_mongodb.errors import translated
 from pipeline.storage.impl_mongodb.events import from_micros, to_micros
-from pipeline.storage.impl_mongodb.ticket_upserts import TicketUpserts
+from pipeline.storage.impl_mongodb.ticket_upserts import KEY_INDEX, TicketUpserts
 from pipeline.storage.tickets import TicketGroup, TicketQuery
 
 _TICKET_FIELDS = {
@@ -198,7 +200,8 @@ class TicketCollections:
             self._occurrences.delete_many({})
 
     def create_indexes(self) -> None:
-        """The unique ticket key, the query indexes and the id counter (idempotent)."""
+        """The unique ticket and occurrence keys, the query indexes and the id counter
+        (idempotent)."""
         with translated("creating ticket indexes"):
             # Created here so that concurrent writers only ever $inc it.
             self._counters.update_one(
@@ -208,6 +211,9 @@ class TicketCollections:
             )
             self._tickets.create_index(
                 [("app_id", 1), ("record_hash", 1)], name="app_record_hash", unique=True
+            )
+            self._occurrences.create_index(
+                [("occurrence_key", 1)], name=KEY_INDEX, unique=True, sparse=True
             )
             for collection in (self._tickets, self._occurrences):
                 for name, keys in _INDEXES[collection.name].items():
