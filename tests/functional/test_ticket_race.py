@@ -2,11 +2,14 @@
 
 logbook's select-then-insert lost 25-70% of first occurrences in this
 scenario; the driver's atomic upserts must lose none, on every SQL database and MongoDB.
+Every process also writes the same redelivered records (one occurrence key
+each), which must count exactly once however the writers interleave.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import multiprocessing
@@ -26,19 +29,30 @@ from tests import servers
 PROCESSES = 8
 NEW_KEYS = 50
 SHARED_KEYS = 50
+#: Records every process writes alike, as if the broker redelivered each of them 8 times.
+REDELIVERED = 20
 BATCH = 10
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def _redelivered(n: int) -> TicketRecord:
+    """The n-th record all processes write: on a shared ticket, at a time of its own."""
+    return TicketRecord(f"shared-{n}", "race", T0 - dt.timedelta(seconds=n + 1), 14, "race",
+                        "race.py:1", "race", {"process": -1, "seq": n}, f"message-{n}")
 
 
 def _records(process: int) -> list[TicketRecord]:
     keys = [f"new-{process}-{n}" for n in range(NEW_KEYS)]
     keys += [f"shared-{n}" for n in range(SHARED_KEYS)]
     random.Random(process).shuffle(keys)
-    return [
+    records = [
         TicketRecord(key, "race", T0 + dt.timedelta(seconds=seq), 14, "race", "race.py:1",
                      "race", {"process": process, "seq": seq})
         for seq, key in enumerate(keys)
     ]
+    for n in range(REDELIVERED):  # spread over the batches, at other places in each process
+        records.insert(random.Random(process * 100 + n).randrange(len(records) + 1), _redelivered(n))
+    return records
 
 
 def _writer(url: str, process: int, barrier: Any, failures: Any) -> None:
@@ -90,20 +104,23 @@ def test_eight_racing_writers_lose_no_record(race_url: str) -> None:
     errors = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
     assert not errors and all(w.exitcode == 0 for w in workers), errors
 
-    written = PROCESSES * (NEW_KEYS + SHARED_KEYS)
+    written = PROCESSES * (NEW_KEYS + SHARED_KEYS) + REDELIVERED  # each redelivery once
     conn = get_connection(race_url)
     try:
         tickets = conn.get_tickets(limit=None, app_id="race")
         assert len(tickets) == PROCESSES * NEW_KEYS + SHARED_KEYS
         assert sum(t.occurrence_count for t in tickets) == written
         counts = {t.record_hash: t.occurrence_count for t in tickets}
-        assert all(counts[f"shared-{n}"] == PROCESSES for n in range(SHARED_KEYS))
+        assert all(
+            counts[f"shared-{n}"] == PROCESSES + (n < REDELIVERED) for n in range(SHARED_KEYS)
+        )
         occurrences = {
             t.ticket_id: conn.get_occurrences(t.ticket_id, limit=None) for t in tickets
         }
         rows = [(o.data["process"], o.data["seq"]) for found in occurrences.values() for o in found]
         assert len(rows) == written  # one occurrence row per record, none doubled
         expected = {(p, s) for p in range(PROCESSES) for s in range(NEW_KEYS + SHARED_KEYS)}
+        expected |= {(-1, n) for n in range(REDELIVERED)}
         assert set(rows) == expected  # and none lost
         for ticket in tickets:
             assert ticket.first_occurrence_time == min(o.time for o in occurrences[ticket.ticket_id])
@@ -181,3 +198,46 @@ def test_a_deadlocked_batch_is_retried_inside_the_driver(
 
 def _one(key: str) -> TicketRecord:
     return TicketRecord(key, "app", T0, 14, "c", "l:1", "m", {"k": key})
+
+
+@pytest.mark.parametrize("database", ["postgresql", "mysql"])
+def test_a_key_stored_after_the_lookup_reruns_the_batch(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window between the key lookup and the insert: another writer commits
+    the same redelivered record there. The unique key refuses the second
+    occurrence, and the batch (with its ticket bump) is rolled back and rerun.
+    (SQLite has no such window: BEGIN IMMEDIATE serialises writers.)"""
+    from pipeline.storage.impl_sqlalchemy import tickets as sql_tickets
+
+    databases = {"postgresql": servers.postgresql_database, "mysql": servers.mysql_database}
+    with databases[database]() as url:
+        conn, other = get_connection(url), get_connection(url)
+        conn.upgrade()
+        redelivered = dataclasses.replace(_one("a"), occurrence_key="m-1")
+        lookup = sql_tickets._stored_keys
+        calls: list[int] = []
+        racing = threading.local()
+
+        def late_lookup(*args: Any) -> set[str]:
+            found = lookup(*args)
+            if getattr(racing, "other", False):
+                return found
+            if not calls:  # the other writer commits right after our first lookup
+                racing.other = True
+                other.record_tickets([redelivered])
+                racing.other = False
+            calls.append(len(found))
+            return found
+
+        monkeypatch.setattr(sql_tickets, "_stored_keys", late_lookup)
+        try:
+            result = conn.record_tickets([redelivered, _one("a"), _one("b")])
+            assert not result.failed and calls == [0, 1]  # missed, then found on the rerun
+            counts = {t.record_hash: t.occurrence_count for t in conn.get_tickets(limit=None)}
+            assert counts == {"a": 2, "b": 1}
+            ticket_id = result.ticket_ids[("app", "a")]
+            assert len(conn.get_occurrences(ticket_id, limit=None)) == 2
+        finally:
+            conn.close()
+            other.close()

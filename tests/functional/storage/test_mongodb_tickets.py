@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import multiprocessing
 from collections.abc import Iterator
@@ -66,6 +67,11 @@ def test_data_bson_cannot_hold_is_kept_as_json(mongo: Connection, mongo_url: str
     assert sorted("data_json" in document for document in stored) == [False, True]
 
 
+def keyed(key: str, seconds: int, occurrence: str) -> TicketRecord:
+    """A record with an occurrence key (one delivered message)."""
+    return dataclasses.replace(record(key, seconds), occurrence_key=occurrence)
+
+
 def _write(url: str, writer: int, transactions: bool) -> None:
     conn = storage.get_connection(url)
     # The test server has transactions; False takes the standalone-server path.
@@ -73,8 +79,9 @@ def _write(url: str, writer: int, transactions: bool) -> None:
     try:
         for batch in range(BATCHES):
             conn.record_tickets([
-                record(f"k{(writer + i) % KEYS}", writer * 1000 + batch * 100 + i, w=writer)
-                for i in range(PER_BATCH)
+                *(record(f"k{(writer + i) % KEYS}", writer * 1000 + batch * 100 + i, w=writer)
+                  for i in range(PER_BATCH)),
+                keyed(f"k{batch}", -batch, f"again-{batch}"),  # every writer "redelivers" it
             ])
     finally:
         conn.close()
@@ -95,7 +102,7 @@ def test_concurrent_writers_lose_nothing_and_make_one_ticket_per_key(
     assert [process.exitcode for process in writers] == [0] * WRITERS
     tickets = mongo.get_tickets(limit=None)
     assert sorted(t.record_hash for t in tickets) == [f"k{i}" for i in range(KEYS)]
-    total = WRITERS * BATCHES * PER_BATCH
+    total = WRITERS * BATCHES * PER_BATCH + BATCHES  # each redelivered record once
     assert sum(t.occurrence_count for t in tickets) == total
     assert sum(len(mongo.get_occurrences(t.ticket_id, limit=None)) for t in tickets) == total
 
@@ -132,3 +139,49 @@ def test_a_failed_batch_writes_nothing_in_a_transaction(mongo: Connection, mongo
         mongo.record_tickets([record("a", 1), record("b", 2)])
     assert mongo.get_ticket(ticket_id).occurrence_count == 1
     assert [t.record_hash for t in mongo.get_tickets(limit=None)] == ["a"]
+
+
+@pytest.mark.parametrize("transactions", [True, False], ids=["transactions", "standalone"])
+def test_redeliveries_change_nothing_with_and_without_transactions(
+    mongo: Connection, transactions: bool
+) -> None:
+    mongo._tickets._upserts._transactions = transactions  # type: ignore[attr-defined]
+    batch = [keyed("a", 0, "m1"), keyed("a", 1, "m2"), keyed("b", 2, "m3")]
+    first = mongo.record_tickets(batch)
+    mongo.solve_ticket(first.ticket_ids[("app", "b")])
+    solved = mongo.get_ticket(first.ticket_ids[("app", "b")])
+    again = mongo.record_tickets([*batch, keyed("a", 3, "m4")])
+    assert again.ticket_ids == first.ticket_ids and again.stored == 4
+    a = mongo.get_ticket(first.ticket_ids[("app", "a")])
+    assert a.occurrence_count == 3 and a.last_occurrence_time == T0 + dt.timedelta(seconds=3)
+    assert mongo.get_ticket(solved.ticket_id) == solved  # still solved, nothing counted
+    assert [len(mongo.get_occurrences(t.ticket_id, limit=None)) for t in (a, solved)] == [3, 1]
+    assert mongo.record_tickets(batch[2:]).ticket_ids == {("app", "b"): solved.ticket_id}
+
+
+def test_a_key_inserted_after_the_lookup_reruns_the_transaction(
+    mongo: Connection, mongo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stores the same redelivered record between our key lookup
+    and our insert: the transaction aborts on the duplicate and runs again."""
+    other = storage.get_connection(mongo_url)
+    upserts = mongo._tickets._upserts  # type: ignore[attr-defined]
+    lookup = upserts._stored_keys
+    calls: list[int] = []
+
+    def late_lookup(keys: list[str], session: object) -> set[str]:
+        found: set[str] = lookup(keys, session)
+        if not calls:  # the other writer commits right after our first lookup
+            other.record_tickets([keyed("a", 0, "m1")])
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(upserts, "_stored_keys", late_lookup)
+    try:
+        result = mongo.record_tickets([keyed("a", 0, "m1"), keyed("a", 1, "m2")])
+    finally:
+        other.close()
+    assert calls == [0, 1]  # missed, then found in the rerun
+    ticket = mongo.get_ticket(result.ticket_ids[("app", "a")])
+    assert ticket.occurrence_count == 2
+    assert len(mongo.get_occurrences(ticket.ticket_id, limit=None)) == 2
