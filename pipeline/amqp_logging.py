@@ -5,7 +5,9 @@
 kombu as a JSON dict of logbook's record fields (levels in logbook's
 numbers, see :mod:`pipeline.convert.logrecord`) to a queue named
 ``logging`` by default (kombu's SimpleQueue: a direct exchange and a queue
-of that name). ``pipeline consume`` turns them into tickets, exactly as it
+of that name). Unlike logbook's, each message carries a fresh UUID as its
+AMQP ``message_id``: the consumer stores a record redelivered by the broker
+only once by it. ``pipeline consume`` turns them into tickets, exactly as it
 does logbook's records, so applications without logbook feed the same
 pipeline::
 
@@ -19,6 +21,7 @@ pipeline::
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import kombu
@@ -61,9 +64,11 @@ class MessageQueueHandler(logging.Handler):
         return data
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Publish one record."""
+        """Publish one record, its message id a fresh UUID (its occurrence's identity)."""
         try:
-            self.queue.put(self.export_record(record), serializer="json")
+            self.queue.put(
+                self.export_record(record), serializer="json", message_id=uuid.uuid4().hex
+            )
         except Exception:  # noqa: BLE001 - a log handler reports, never raises
             self.handleError(record)
 

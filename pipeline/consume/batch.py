@@ -17,6 +17,11 @@ Outcome per message, decided by exception class alone:
 * a notification → an event (unless unmatched and dropped) and, when its
   priority is in ``[ticketing] notification_priorities``, also a ticket record;
 * a log record (``[ticketing] queue``) → a ticket record.
+
+Every ticket record carries the identity of the message it came from
+(:func:`pipeline.consume.identity.occurrence_key`), so that storing a redelivered message again
+changes no ticket: the broker delivers at least once, storage makes it
+exactly once.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any, Protocol
 
 from oslo_config import cfg
 
+from pipeline.consume.identity import bounded_key, occurrence_key
 from pipeline.exceptions import ConversionError, DecodeError
 from pipeline.models import Event, TicketRecord
 
@@ -41,13 +47,6 @@ class Source(enum.Enum):
 
     NOTIFICATION = "notification"
     LOG_RECORD = "log_record"
-
-
-class Delivered(Protocol):
-    """What the translator needs of a delivered message (a kombu Message)."""
-
-    body: Any
-    delivery_info: dict[str, Any]
 
 
 @dataclass
@@ -85,12 +84,21 @@ class EventSource(Protocol):
     def to_event(self, notification: dict[str, Any]) -> Event | None: ...
 
 
+class TicketMaker(Protocol):
+    """:func:`pipeline.convert.tickets.ticket_record` with the grouping settings bound."""
+
+    def __call__(
+        self, record: dict[str, Any], *, occurrence_key: str | None = None
+    ) -> TicketRecord: ...
+
+
 class Translator:
     """Decode and convert batches; pure apart from holding the converters.
 
-    ``make_ticket(record_dict)`` builds a :class:`TicketRecord` from a log
-    record dict (the grouping settings already bound); ``notification_record``
-    turns an error notification into such a dict.
+    ``make_ticket(record_dict, occurrence_key=...)`` builds a
+    :class:`TicketRecord` from a log record dict (the grouping settings
+    already bound); ``notification_record`` turns an error notification
+    into such a dict.
     """
 
     def __init__(
@@ -99,7 +107,7 @@ class Translator:
         decode_notification: Callable[[Any], dict[str, Any]],
         converter: EventSource,
         decode_log_record: Callable[[Any], dict[str, Any]],
-        make_ticket: Callable[[dict[str, Any]], TicketRecord],
+        make_ticket: TicketMaker,
         notification_record: Callable[[dict[str, Any]], dict[str, Any]],
         ticket_priorities: Collection[str] = ("error", "critical"),
     ) -> None:
@@ -123,7 +131,8 @@ class Translator:
             if item.source is Source.NOTIFICATION:
                 self._notification(item, plan)
             else:
-                ticket = self.make_ticket(self.decode_log_record(item.message.body))
+                record = self.decode_log_record(item.message.body)
+                ticket = self.make_ticket(record, occurrence_key=occurrence_key(item.message))
                 plan.tickets.append(ticket)
                 plan.ticket_items.append(item)
         except (DecodeError, ConversionError) as err:
@@ -137,7 +146,12 @@ class Translator:
         event = self.converter.to_event(notification)
         ticket = None
         if str(notification.get("priority", "")).lower() in self.ticket_priorities:
-            ticket = self.make_ticket(self.notification_record(notification))
+            # The notification's own id: the same across redeliveries and
+            # publishers' retries, as for its event.
+            ticket = self.make_ticket(
+                self.notification_record(notification),
+                occurrence_key=bounded_key(str(notification["message_id"])),
+            )
         # Only append once both conversions succeeded: a message is either
         # wholly stored or wholly dead-lettered.
         if event is None:

@@ -10,6 +10,7 @@ import logbook
 from logbook.queues import MessageQueueHandler as LogbookQueueHandler
 
 from pipeline.amqp_logging import MessageQueueHandler
+from pipeline.consume.identity import occurrence_key
 from pipeline.convert.tickets import decode_log_record, ticket_record
 
 
@@ -81,3 +82,24 @@ def test_a_broker_failure_is_reported_not_raised(capsys: object) -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "lost", (), None)
     handler.handle(record)  # must not raise
     assert "broker down" in capsys.readouterr().err  # type: ignore[attr-defined]
+
+
+def test_each_record_is_published_with_a_fresh_message_id() -> None:
+    """The message id is the occurrence's identity: a redelivery of the message
+    repeats it, two records (even alike, in one microsecond) never share it."""
+    name = f"logging-{uuid.uuid4().hex[:8]}"
+    handler = MessageQueueHandler("memory://", queue=name)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "same", (), None)
+    try:
+        handler.handle(record)
+        handler.handle(record)  # byte-identical bodies
+    finally:
+        handler.close()
+    with kombu.Connection("memory://") as conn:
+        queue = conn.SimpleQueue(name)
+        messages = [queue.get(timeout=1) for _ in range(2)]
+        queue.close()
+    assert messages[0].body == messages[1].body
+    ids = [message.properties.get("message_id") for message in messages]
+    assert all(isinstance(i, str) and len(i) == 32 for i in ids) and ids[0] != ids[1]
+    assert [occurrence_key(message) for message in messages] == ids

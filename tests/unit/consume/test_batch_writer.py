@@ -19,6 +19,7 @@ from tests.unit.consume import fakes
 class Body:
     body: bytes
     delivery_info: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 def items(*bodies: bytes, source: Source = Source.NOTIFICATION) -> list[Item]:
