@@ -208,14 +208,14 @@ def test_a_key_stored_after_the_lookup_reruns_the_batch(
     the same redelivered record there. The unique key refuses the second
     occurrence, and the batch (with its ticket bump) is rolled back and rerun.
     (SQLite has no such window: BEGIN IMMEDIATE serialises writers.)"""
-    from pipeline.storage.impl_sqlalchemy import tickets as sql_tickets
+    from pipeline.storage.impl_sqlalchemy import ticket_writes
 
     databases = {"postgresql": servers.postgresql_database, "mysql": servers.mysql_database}
     with databases[database]() as url:
         conn, other = get_connection(url), get_connection(url)
         conn.upgrade()
         redelivered = dataclasses.replace(_one("a"), occurrence_key="m-1")
-        lookup = sql_tickets._stored_keys
+        lookup = ticket_writes.stored_keys
         calls: list[int] = []
         racing = threading.local()
 
@@ -230,7 +230,7 @@ def test_a_key_stored_after_the_lookup_reruns_the_batch(
             calls.append(len(found))
             return found
 
-        monkeypatch.setattr(sql_tickets, "_stored_keys", late_lookup)
+        monkeypatch.setattr(ticket_writes, "stored_keys", late_lookup)
         try:
             result = conn.record_tickets([redelivered, _one("a"), _one("b")])
             assert not result.failed and calls == [0, 1]  # missed, then found on the rerun

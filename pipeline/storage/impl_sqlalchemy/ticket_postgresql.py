@@ -6,7 +6,7 @@ lookup is one ``= ANY(array)`` query, the whole chunk is one ``INSERT ...
 SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING`` (rows are
 processed in array order, so the sorted groups still lock in key order),
 and the occurrences go in with ``COPY``, several times faster than INSERT.
-The upsert has the same semantics as :func:`.tickets._bumps`.
+The upsert has the same semantics as :func:`.ticket_writes._bumps`.
 """
 
 from __future__ import annotations

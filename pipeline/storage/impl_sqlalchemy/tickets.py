@@ -1,58 +1,37 @@
-"""Ticket primitives of the SQLAlchemy driver: atomic upserts, then bulk occurrences.
+"""Ticket primitives of the SQLAlchemy driver: transactions, reads, solving, deleting, expiry.
 
-A batch is one transaction: for each chunk of groups (already sorted by
-``(app_id, record_hash)``, so concurrent writers lock rows in one order) a
-SELECT finds which of the batch's occurrence keys are stored already (only
-keys the records came with: a fresh key cannot be), the groups are narrowed
-to the new records (:func:`~pipeline.storage.tickets.new_only`), then an
-upsert per remaining ticket — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite)
-or ``INSERT ... ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB), compiled once and
-sent with executemany (PyMySQL makes it one multi-row statement) — creates
-or bumps the tickets by the new records only, a SELECT reads their ids, and
-one executemany INSERT adds the new occurrences. PostgreSQL does the same
-with one key lookup, one ``unnest`` upsert and a COPY
-(:mod:`.ticket_postgresql`).
-
-Race-free with concurrent writers of the same redelivered record: both may
-find its key absent and bump the ticket, but the unique index on the key
-lets only one insert the occurrence; the other's insert waits for the
-first transaction, fails, and its whole transaction (with its bump) rolls
-back and runs again, now finding the key stored. Deadlocks and
-serialisation failures (InnoDB's gap locks can still collide) are retried a
-few times with jittered back-off, then raise :class:`StorageUnavailable` so
-the caller retries the batch later.
+A batch of tickets is one transaction of :func:`.ticket_writes.write_chunk`
+per chunk of groups (see there: key lookup, upserts by the new occurrences,
+bulk occurrence insert). A chunk that finds an occurrence key stored by
+another writer meanwhile (:class:`.ticket_writes.Collided`) reruns the
+whole transaction. Deadlocks and serialisation failures (InnoDB's gap locks
+can still collide) are retried a few times with jittered back-off, then
+raise :class:`StorageUnavailable` so the caller retries the batch later.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from pipeline.exceptions import StorageUnavailable
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_sqlalchemy import engine as engines
-from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
+from pipeline.storage.impl_sqlalchemy import ticket_writes
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES, TicketTables
-from pipeline.storage.tickets import TicketGroup, TicketQuery, given_keys, new_only
+from pipeline.storage.tickets import TicketGroup, TicketQuery
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
-#: Groups per upsert statement (keeps bind parameters under every limit).
-UPSERT_CHUNK = 500
 DEADLOCK_RETRIES = 5
-#: Occurrence keys per lookup (bind parameters of SQLite and MySQL).
-KEY_CHUNK = 500
 #: Reruns of a batch whose occurrence key another writer stored meanwhile.
 COLLISION_RETRIES = 10
 _DEADLOCK_MYSQL = (1213, 1205)  # deadlock, lock wait timeout
@@ -66,172 +45,6 @@ def is_deadlock(err: exc.DBAPIError) -> bool:
         return True
     args: tuple[Any, ...] = getattr(orig, "args", ())
     return bool(args) and args[0] in _DEADLOCK_MYSQL
-
-
-def _ticket_rows(groups: Sequence[TicketGroup]) -> list[dict[str, Any]]:
-    return [
-        {
-            "app_id": g.app_id,
-            "record_hash": g.record_hash,
-            "level": g.level,
-            "channel": g.channel,
-            "location": g.location,
-            "module": g.module,
-            "first_occurrence_time": g.first_time,
-            "last_occurrence_time": g.last_time,
-            "occurrence_count": g.count,
-            "solved": False,
-            "status": TicketStatus.OPEN.value,
-        }
-        for g in groups
-    ]
-
-
-# Literals, not bound parameters: PyMySQL's executemany (one multi-row
-# INSERT) cannot take parameters in the ON DUPLICATE KEY UPDATE clause.
-_SOLVED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.SOLVED.value}'")
-_REGRESSED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.REGRESSED.value}'")
-
-
-def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
-    """Assignments of an upsert; ``new`` names the row that was to be inserted.
-
-    MySQL applies assignments left to right, each seeing those before it:
-    every expression here reads only columns not yet assigned.
-    """
-    c = table.c
-    return [
-        ("occurrence_count", c.occurrence_count + new.occurrence_count),
-        (
-            "first_occurrence_time",
-            sa.case(
-                (new.first_occurrence_time < c.first_occurrence_time, new.first_occurrence_time),
-                else_=c.first_occurrence_time,
-            ),
-        ),
-        (
-            "last_occurrence_time",
-            sa.case(
-                (new.last_occurrence_time > c.last_occurrence_time, new.last_occurrence_time),
-                else_=c.last_occurrence_time,
-            ),
-        ),
-        (
-            "status",
-            sa.case(
-                (c.status == _SOLVED, _REGRESSED),
-                else_=c.status,
-            ),
-        ),
-        ("solved", sa.false()),
-    ]
-
-
-@functools.lru_cache(maxsize=32)
-def _upsert(table: sa.Table, dialect: str) -> Any:
-    """The upsert of one ticket row, executed many times per batch (compiled once)."""
-    if dialect in ("mysql", "mariadb"):
-        my_stmt = mysql.insert(table)
-        return my_stmt.on_duplicate_key_update(_bumps(table, my_stmt.inserted))
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.app_id, table.c.record_hash],
-        set_=dict(_bumps(table, stmt.excluded)),
-    )
-
-
-def _occurrence_rows(
-    groups: Sequence[TicketGroup], ids: dict[tuple[str, str], int]
-) -> Iterator[tuple[int, dt.datetime, str, str, str]]:
-    for group in groups:
-        ticket_id = ids[(group.app_id, group.record_hash)]
-        for record, text, key in zip(group.records, group.data_json, group.keys, strict=True):
-            yield ticket_id, record.time, record.app_id, text, key
-
-
-class _Collided(Exception):
-    """Another writer stored one of this batch's occurrence keys: run the batch again."""
-
-
-def _is_unique_violation(err: exc.DBAPIError) -> bool:
-    orig = err.orig
-    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
-        return True
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    if args and args[0] == 1062:  # MySQL/MariaDB ER_DUP_ENTRY
-        return True
-    return "UNIQUE constraint failed" in str(orig)  # SQLite
-
-
-@contextlib.contextmanager
-def _collisions() -> Iterator[None]:
-    """Raise :class:`_Collided` for a unique violation of the occurrences inserted inside."""
-    try:
-        yield
-    except exc.IntegrityError as err:
-        # The batch's keys are distinct and none was stored at its lookup, so
-        # a duplicate is a key another writer committed since: run it again.
-        if not _is_unique_violation(err):
-            raise
-        raise _Collided(str(err.orig)) from err
-
-
-def _stored_keys(conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]) -> set[str]:
-    """The occurrence keys of ``groups`` that ``table`` holds already."""
-    keys = given_keys(groups)
-    if not keys or postgresql_bulk.supported(conn):
-        return postgresql_bulk.stored_keys(conn, table, keys) if keys else set()
-    column = table.c.occurrence_key
-    found: set[str] = set()
-    for start in range(0, len(keys), KEY_CHUNK):
-        chunk = keys[start : start + KEY_CHUNK]
-        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
-    return found
-
-
-def _ticket_ids(
-    conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
-) -> dict[tuple[str, str], int]:
-    c = table.c
-    keys = [(g.app_id, g.record_hash) for g in groups]
-    rows = conn.execute(
-        sa.select(c.app_id, c.record_hash, c.ticket_id).where(
-            sa.tuple_(c.app_id, c.record_hash).in_(keys)
-        )
-    )
-    return {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
-
-
-def _write_chunk(
-    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
-) -> dict[tuple[str, str], int]:
-    stored = _stored_keys(conn, tables.occurrence, groups)
-    fresh = new_only(groups, stored) if stored else groups
-    if postgresql_bulk.supported(conn):
-        ids = postgresql_bulk.upsert(conn, tables.ticket, fresh) if fresh else {}
-        if len(ids) < len(groups):  # redelivered records only: tickets not bumped
-            rest = [g for g in groups if (g.app_id, g.record_hash) not in ids]
-            ids.update(_ticket_ids(conn, tables.ticket, rest))
-        with _collisions():
-            postgresql_bulk.copy_occurrences(
-                conn, tables.occurrence, _occurrence_rows(fresh, ids)
-            )
-        return ids
-    if fresh:
-        conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(fresh))
-    ids = _ticket_ids(conn, tables.ticket, groups)
-    if fresh:
-        with _collisions():
-            conn.execute(
-                sa.insert(tables.occurrence),
-                [
-                    {"ticket_id": ticket_id, "time": when, "app_id": app_id, "data": text,
-                     "occurrence_key": key}
-                    for ticket_id, when, app_id, text, key in _occurrence_rows(fresh, ids)
-                ],
-            )
-    return ids
 
 
 def _ordered(
@@ -280,7 +93,7 @@ class TicketStorage:
 
     def _in_transaction(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work`` in one write transaction, retrying it after a deadlock
-        or an occurrence key collision (:class:`_Collided`)."""
+        or an occurrence key collision (:class:`.ticket_writes.Collided`)."""
         attempt = collisions = 0
         with engines.translated_errors(action):
             while True:
@@ -292,7 +105,7 @@ class TicketStorage:
                         conn.begin(),
                     ):
                         return work(conn)
-                except _Collided as err:
+                except ticket_writes.Collided as err:
                     collisions += 1
                     if collisions > COLLISION_RETRIES:
                         raise StorageUnavailable(f"{action}: keys kept colliding: {err}") from err
@@ -308,10 +121,9 @@ class TicketStorage:
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
         def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
             ids: dict[tuple[str, str], int] = {}
-            for start in range(0, len(groups), UPSERT_CHUNK):
-                ids.update(
-                    _write_chunk(conn, self.ticket_tables, groups[start : start + UPSERT_CHUNK])
-                )
+            for start in range(0, len(groups), ticket_writes.UPSERT_CHUNK):
+                chunk = groups[start : start + ticket_writes.UPSERT_CHUNK]
+                ids.update(ticket_writes.write_chunk(conn, self.ticket_tables, chunk))
             return ids
 
         return self._in_transaction("record tickets", work)

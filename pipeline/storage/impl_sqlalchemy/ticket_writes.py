@@ -1,0 +1,220 @@
+"""The write path of the SQLAlchemy driver's tickets: key lookup, upserts, occurrences.
+
+For each chunk of groups (already sorted by ``(app_id, record_hash)``, so
+concurrent writers lock rows in one order) :func:`write_chunk` runs, inside
+the caller's transaction: a SELECT of which of the chunk's occurrence keys
+are stored already (only keys the records came with: a fresh key cannot
+be), the groups narrowed to their new records
+(:func:`~pipeline.storage.tickets.new_only`), an upsert per remaining ticket
+— ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite) or ``INSERT ... ON DUPLICATE
+KEY UPDATE`` (MySQL/MariaDB), compiled once and sent with executemany
+(PyMySQL makes it one multi-row statement) — bumping the tickets by the new
+records only, a SELECT of their ids, and one executemany INSERT of the new
+occurrences. PostgreSQL does the same with one key lookup, one ``unnest``
+upsert and a COPY (:mod:`.ticket_postgresql`).
+
+Race-free with concurrent writers of the same redelivered record: both may
+find its key absent and bump the ticket, but the unique index on the key
+lets only one insert the occurrence; the other's insert waits for the first
+transaction, fails, and raises :class:`Collided`, on which the caller rolls
+the whole transaction (with its bump) back and runs it again, now finding
+the key stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from pipeline.models import TicketStatus
+from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
+from pipeline.storage.impl_sqlalchemy.ticket_schema import TicketTables
+from pipeline.storage.tickets import TicketGroup, given_keys, new_only
+
+#: Groups per upsert statement (keeps bind parameters under every limit).
+UPSERT_CHUNK = 500
+#: Occurrence keys per lookup (bind parameters of SQLite and MySQL).
+KEY_CHUNK = 500
+
+
+def _ticket_rows(groups: Sequence[TicketGroup]) -> list[dict[str, Any]]:
+    return [
+        {
+            "app_id": g.app_id,
+            "record_hash": g.record_hash,
+            "level": g.level,
+            "channel": g.channel,
+            "location": g.location,
+            "module": g.module,
+            "first_occurrence_time": g.first_time,
+            "last_occurrence_time": g.last_time,
+            "occurrence_count": g.count,
+            "solved": False,
+            "status": TicketStatus.OPEN.value,
+        }
+        for g in groups
+    ]
+
+
+# Literals, not bound parameters: PyMySQL's executemany (one multi-row
+# INSERT) cannot take parameters in the ON DUPLICATE KEY UPDATE clause.
+_SOLVED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.SOLVED.value}'")
+_REGRESSED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.REGRESSED.value}'")
+
+
+def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
+    """Assignments of an upsert; ``new`` names the row that was to be inserted.
+
+    MySQL applies assignments left to right, each seeing those before it:
+    every expression here reads only columns not yet assigned.
+    """
+    c = table.c
+    return [
+        ("occurrence_count", c.occurrence_count + new.occurrence_count),
+        (
+            "first_occurrence_time",
+            sa.case(
+                (new.first_occurrence_time < c.first_occurrence_time, new.first_occurrence_time),
+                else_=c.first_occurrence_time,
+            ),
+        ),
+        (
+            "last_occurrence_time",
+            sa.case(
+                (new.last_occurrence_time > c.last_occurrence_time, new.last_occurrence_time),
+                else_=c.last_occurrence_time,
+            ),
+        ),
+        (
+            "status",
+            sa.case(
+                (c.status == _SOLVED, _REGRESSED),
+                else_=c.status,
+            ),
+        ),
+        ("solved", sa.false()),
+    ]
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert(table: sa.Table, dialect: str) -> Any:
+    """The upsert of one ticket row, executed many times per batch (compiled once)."""
+    if dialect in ("mysql", "mariadb"):
+        my_stmt = mysql.insert(table)
+        return my_stmt.on_duplicate_key_update(_bumps(table, my_stmt.inserted))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.app_id, table.c.record_hash],
+        set_=dict(_bumps(table, stmt.excluded)),
+    )
+
+
+def _occurrence_rows(
+    groups: Sequence[TicketGroup], ids: dict[tuple[str, str], int]
+) -> Iterator[tuple[int, dt.datetime, str, str, str]]:
+    for group in groups:
+        ticket_id = ids[(group.app_id, group.record_hash)]
+        for record, text, key in zip(group.records, group.data_json, group.keys, strict=True):
+            yield ticket_id, record.time, record.app_id, text, key
+
+
+class Collided(Exception):
+    """Another writer stored one of this batch's occurrence keys: run the batch again."""
+
+
+def _is_unique_violation(err: exc.DBAPIError) -> bool:
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    if args and args[0] == 1062:  # MySQL/MariaDB ER_DUP_ENTRY
+        return True
+    return "UNIQUE constraint failed" in str(orig)  # SQLite
+
+
+@contextlib.contextmanager
+def _collisions() -> Iterator[None]:
+    """Raise :class:`Collided` for a unique violation of the occurrences inserted inside."""
+    try:
+        yield
+    except exc.IntegrityError as err:
+        # The batch's keys are distinct and none was stored at its lookup, so
+        # a duplicate is a key another writer committed since: run it again.
+        if not _is_unique_violation(err):
+            raise
+        raise Collided(str(err.orig)) from err
+
+
+def stored_keys(conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]) -> set[str]:
+    """The occurrence keys of ``groups`` that ``table`` holds already."""
+    keys = given_keys(groups)
+    if not keys:
+        return set()
+    if postgresql_bulk.supported(conn):
+        return postgresql_bulk.stored_keys(conn, table, keys)
+    column = table.c.occurrence_key
+    found: set[str] = set()
+    for start in range(0, len(keys), KEY_CHUNK):
+        chunk = keys[start : start + KEY_CHUNK]
+        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def _ticket_ids(
+    conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
+) -> dict[tuple[str, str], int]:
+    c = table.c
+    keys = [(g.app_id, g.record_hash) for g in groups]
+    rows = conn.execute(
+        sa.select(c.app_id, c.record_hash, c.ticket_id).where(
+            sa.tuple_(c.app_id, c.record_hash).in_(keys)
+        )
+    )
+    return {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
+
+
+def write_chunk(
+    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
+) -> dict[tuple[str, str], int]:
+    """Store the chunk's new occurrences and bump their tickets (see the module docstring).
+
+    Returns the ticket ids by key; raises :class:`Collided` when another
+    writer stored one of the keys since the lookup.
+    """
+    stored = stored_keys(conn, tables.occurrence, groups)
+    fresh = new_only(groups, stored) if stored else groups
+    if postgresql_bulk.supported(conn):
+        ids = postgresql_bulk.upsert(conn, tables.ticket, fresh) if fresh else {}
+        if len(ids) < len(groups):  # redelivered records only: tickets not bumped
+            rest = [g for g in groups if (g.app_id, g.record_hash) not in ids]
+            ids.update(_ticket_ids(conn, tables.ticket, rest))
+        with _collisions():
+            postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(fresh, ids))
+        return ids
+    if fresh:
+        conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(fresh))
+    ids = _ticket_ids(conn, tables.ticket, groups)
+    if fresh:
+        with _collisions():
+            conn.execute(
+                sa.insert(tables.occurrence),
+                [
+                    {
+                        "ticket_id": ticket_id,
+                        "time": when,
+                        "app_id": app_id,
+                        "data": text,
+                        "occurrence_key": key,
+                    }
+                    for ticket_id, when, app_id, text, key in _occurrence_rows(fresh, ids)
+                ],
+            )
+    return ids
