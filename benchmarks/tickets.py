@@ -6,17 +6,24 @@ varying messages) is grouped once with :func:`pipeline.convert.tickets.ticket_re
 database per run. Only the writes are timed for the storage figures.
 
     python benchmarks/tickets.py --backends sqlite,postgresql,mysql --count 50000
+
+``--keys`` gives every record an occurrence key (a UUID, as the consumer
+gives each delivered record its message's id), so the writes also look
+those keys up and index them; without it records carry none, as
+``TicketingHandler`` writes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from typing import Any
 
 from log_corpus import records
@@ -83,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgresql-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--mysql-host", default="127.0.0.1:3306")
     parser.add_argument("--mongodb-url", default=None)
+    parser.add_argument("--keys", action="store_true",
+                        help="give every record an occurrence key, as the consumer does")
     parser.add_argument("--handlers", type=int, default=0, metavar="N",
                         help="also time logbook's and pipeline's TicketingHandler on SQLite, "
                         "N records each, one per emit")
@@ -94,9 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     corpus = [ticket_record(r, app_id="bench", grouping=args.grouping) for r in raw]
     grouping_rate = len(corpus) / (time.perf_counter() - started)
+    if args.keys:
+        corpus = [dataclasses.replace(r, occurrence_key=uuid.uuid4().hex) for r in corpus]
     keys = len({r.record_hash for r in corpus})
     print(f"{len(corpus)} records, {keys} tickets ({args.grouping}), batches of "
-          f"{args.batch_size}; grouping {grouping_rate:,.0f} records/s", flush=True)
+          f"{args.batch_size}{', occurrence keys' if args.keys else ''}; "
+          f"grouping {grouping_rate:,.0f} records/s", flush=True)
     for name in backends:
         rates = []
         for _ in range(args.repeat):

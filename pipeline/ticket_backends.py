@@ -155,7 +155,7 @@ class SQLAlchemyBackend(BackendBase):
 
         from pipeline.storage.impl_sqlalchemy.engine import translated_errors
         from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
-        from pipeline.storage.impl_sqlalchemy.ticket_schema import ticket_tables
+        from pipeline.storage.impl_sqlalchemy.ticket_schema import create_tables, ticket_tables
         from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
 
         if not isinstance(self.connection, TicketStorage):
@@ -169,8 +169,7 @@ class SQLAlchemyBackend(BackendBase):
         # Under the schema lock: other processes may be creating them right now.
         engine = self.connection.engine
         with translated_errors("create ticket tables"), schema_lock(engine) as conn:
-            for table in tables:
-                table.create(conn, checkfirst=True)
+            create_tables(conn, tables)
 
 
 class MongoDBBackend(BackendBase):

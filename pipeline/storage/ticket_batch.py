@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
+import os
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,10 +124,15 @@ def check_record(record: Any) -> str:
 
 
 def _group(
-    app_id: str, record_hash: str, members: Sequence[tuple[TicketRecord, str, str]]
+    app_id: str,
+    record_hash: str,
+    members: Sequence[TicketRecord],
+    texts: Sequence[str],
+    keys: Sequence[str],
 ) -> TicketGroup:
-    """The group of ``(record, data JSON, key)`` members; the earliest describes the ticket."""
-    first = min(members, key=lambda member: member[0].time)[0]
+    """The group of parallel ``members``, ``texts`` and ``keys``; the earliest record
+    describes the ticket."""
+    first = min(members, key=_time_of)
     return TicketGroup(
         app_id,
         record_hash,
@@ -136,11 +141,15 @@ def _group(
         first.location,
         "<unknown>" if first.module is None else first.module,
         first.time,
-        max(member[0].time for member in members),
-        tuple(member[0] for member in members),
-        tuple(member[1] for member in members),
-        tuple(member[2] for member in members),
+        max(map(_time_of, members)),
+        tuple(members),
+        tuple(texts),
+        tuple(keys),
     )
+
+
+def _time_of(record: TicketRecord) -> dt.datetime:
+    return record.time
 
 
 def group_records(
@@ -149,22 +158,28 @@ def group_records(
     """One group per ``(app_id, record_hash)``, sorted by that pair.
 
     ``data_json`` (parallel to ``records``) is the JSON text of each data.
-    A record without an occurrence key gets a fresh one (a random UUID);
+    A record without an occurrence key gets a fresh one (128 random bits);
     of records sharing a key only the first is kept.
     """
     texts = data_json if data_json is not None else [_DUMPS(r.data) for r in records]
-    by_key: dict[tuple[str, str], list[tuple[TicketRecord, str, str]]] = {}
+    by_key: dict[tuple[str, str], tuple[list[TicketRecord], list[str], list[str]]] = {}
     seen: set[str] = set()
     for record, text in zip(records, texts, strict=True):
         key = record.occurrence_key
         if key is None:
-            key = uuid.uuid4().hex
+            key = os.urandom(16).hex()  # cheaper than uuid4, as unique; never in ``seen``
         elif key in seen:
             continue  # redelivered within the batch
-        seen.add(key)
-        by_key.setdefault((record.app_id, record.record_hash), []).append((record, text, key))
+        else:
+            seen.add(key)
+        found = by_key.get((record.app_id, record.record_hash))
+        if found is None:
+            found = by_key[(record.app_id, record.record_hash)] = ([], [], [])
+        found[0].append(record)
+        found[1].append(text)
+        found[2].append(key)
     return [
-        _group(app_id, record_hash, members)
+        _group(app_id, record_hash, *members)
         for (app_id, record_hash), members in sorted(by_key.items())
     ]
 
@@ -187,13 +202,17 @@ def new_only(groups: Sequence[TicketGroup], stored: Container[str]) -> list[Tick
     """
     narrowed = []
     for group in groups:
-        members = [
-            member
-            for member in zip(group.records, group.data_json, group.keys, strict=True)
-            if member[2] not in stored
-        ]
-        if len(members) == len(group.records):
+        kept = [i for i, key in enumerate(group.keys) if key not in stored]
+        if len(kept) == len(group.records):
             narrowed.append(group)
-        elif members:
-            narrowed.append(_group(group.app_id, group.record_hash, members))
+        elif kept:
+            narrowed.append(
+                _group(
+                    group.app_id,
+                    group.record_hash,
+                    [group.records[i] for i in kept],
+                    [group.data_json[i] for i in kept],
+                    [group.keys[i] for i in kept],
+                )
+            )
     return narrowed

@@ -10,7 +10,9 @@ MySQL/MariaDB all let a unique index hold any number of NULLs. Text compares by 
 with their ticket (``ON DELETE CASCADE``).
 
 :func:`ticket_tables` also builds the same pair under another name prefix
-on another MetaData, for the ticketing API's ``table_prefix`` option.
+on another MetaData, for the ticketing API's ``table_prefix`` option;
+alembic does not manage those, so :func:`create_tables` creates them and
+brings an occurrence table made before 0004 up to date.
 """
 
 from __future__ import annotations
@@ -128,3 +130,22 @@ def ticket_tables(target: sa.MetaData, prefix: str | None = None) -> TicketTable
 
 #: The driver's own ticket tables, created by migration 0002 (keys: 0004).
 TICKET_TABLES = ticket_tables(metadata)
+
+
+def create_tables(conn: sa.Connection, tables: TicketTables) -> None:
+    """Create ``tables`` where missing; give an existing occurrence table that
+    predates occurrence keys its key column (NULL in the old rows) and index."""
+    for table in tables:
+        table.create(conn, checkfirst=True)
+    occurrence = tables.occurrence
+    if "occurrence_key" in {c["name"] for c in sa.inspect(conn).get_columns(occurrence.name)}:
+        return
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    Operations(MigrationContext.configure(conn)).add_column(
+        occurrence.name, occurrence_key_column()
+    )
+    for index in occurrence.indexes:
+        if index.name == occurrence_key_index(occurrence.name):
+            index.create(conn)
