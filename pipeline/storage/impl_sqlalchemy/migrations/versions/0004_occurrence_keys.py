@@ -7,7 +7,7 @@ them. Adding a nullable column without a default is instant on PostgreSQL
 and MariaDB/MySQL 8; the index is built once over the existing rows.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pipeline.storage.impl_sqlalchemy.ticket_schema import (
 )
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
