@@ -248,7 +248,7 @@ class TicketRecord:
     characters): a record stored again under a key already stored is a
     redelivery and changes nothing (see :mod:`pipeline.storage.tickets`).
     The consumer sets it from the delivered message
-    (:func:`pipeline.consume.batch.occurrence_key`); ``None`` means the
+    (:func:`pipeline.consume.identity.occurrence_key`); ``None`` means the
     record has no identity of its own and storage files it under a fresh
     one, so every call stores it anew.
     """

@@ -12,7 +12,7 @@ Semantics every driver shares:
 
 * every occurrence has an identity, its ``occurrence_key``, unique across
   the store: the message id of the delivered message, a digest of it (see
-  :func:`pipeline.consume.batch.occurrence_key`) or, for a record given
+  :func:`pipeline.consume.identity.occurrence_key`) or, for a record given
   without one, a fresh random key. **Only new occurrences change a
   ticket.** A record whose key is already stored — a redelivery after a
   crash between commit and acknowledgement, in the same batch or a later
