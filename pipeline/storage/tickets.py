@@ -11,8 +11,8 @@ declares it without overriding them all is rejected when it is defined.
 Semantics every driver shares:
 
 * every occurrence has an identity, its ``occurrence_key``, unique across
-  the store: the message id of the delivered message, a digest of it (see
-  :func:`pipeline.consume.identity.occurrence_key`) or, for a record given
+  the store: the id of the delivered message or a digest of the message
+  (see :func:`pipeline.consume.identity.occurrence_key`) or, for a record given
   without one, a fresh random key. **Only new occurrences change a
   ticket.** A record whose key is already stored — a redelivery after a
   crash between commit and acknowledgement, in the same batch or a later
@@ -25,7 +25,8 @@ Semantics every driver shares:
   solved ticket becomes ``regressed``; ``level``, ``channel``, ``location``
   and ``module`` stay as first written. Learning which occurrences are new
   and bumping the ticket happen in one transaction (SQL, MongoDB replica
-  sets), so no crash can store an occurrence without its count;
+  sets), so no crash can store an occurrence without its count (a
+  standalone MongoDB server can: :mod:`.impl_mongodb.ticket_upserts`);
 * ``order_by`` names a ticket (or occurrence) column, ``-`` for descending;
   the id is the final tie-breaker, ascending;
 * filters are ANDed: ``app_id``, ``status``, ``channel`` match exactly,
