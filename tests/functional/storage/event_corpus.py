@@ -47,21 +47,81 @@ DATETIMES = [
     dt.datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
     dt.datetime(2099, 12, 31, 23, 59, 59, 123_456, tzinfo=UTC),
 ]
-INTS = [INT64_MIN, INT64_MIN + 1, -(2**53) - 1, -1, 0, 1, 2**31 - 1, 2**31, 2**53, 2**53 + 1,
-        INT64_MAX - 1, INT64_MAX]
-FLOATS = [-1.7976931348623157e308, -1e300, -1.5, -5e-324, -0.0, 0.0, 5e-324, 1e-300,
-          2.2250738585072014e-308, 0.1, 1.0, float(2**53), 1e300, 1.7976931348623157e308]
+INTS = [
+    INT64_MIN,
+    INT64_MIN + 1,
+    -(2**53) - 1,
+    -1,
+    0,
+    1,
+    2**31 - 1,
+    2**31,
+    2**53,
+    2**53 + 1,
+    INT64_MAX - 1,
+    INT64_MAX,
+]
+FLOATS = [
+    -1.7976931348623157e308,
+    -1e300,
+    -1.5,
+    -5e-324,
+    -0.0,
+    0.0,
+    5e-324,
+    1e-300,
+    2.2250738585072014e-308,
+    0.1,
+    1.0,
+    float(2**53),
+    1e300,
+    1.7976931348623157e308,
+]
 _LONG = "".join(chr(0x61 + i % 26) for i in range(300))
-TEXTS = ["", " ", "a", "a ", "A", "B", "Z", "z", "b", "é", "e\u0301", "É", "ß", "ss", "İ",
-         "\U0001f600", "\U0001d4b3x", "漢字", "%_'\\\"", "null",
-         _LONG, _LONG + "a", _LONG + "B", _LONG[:255] + "é", "ü" * 3000]
+TEXTS = [
+    "",
+    " ",
+    "a",
+    "a ",
+    "A",
+    "B",
+    "Z",
+    "z",
+    "b",
+    "é",
+    "e\u0301",
+    "É",
+    "ß",
+    "ss",
+    "İ",
+    "\U0001f600",
+    "\U0001d4b3x",
+    "漢字",
+    "%_'\\\"",
+    "null",
+    _LONG,
+    _LONG + "a",
+    _LONG + "B",
+    _LONG[:255] + "é",
+    "ü" * 3000,
+]
 PROJECTS = ["p1", "p2", "P1", "é"]
-EVENT_TYPES = ["compute.instance.create.end", "Compute.instance", "image.upload", "évent.ü",
-               "\U0001f600.type"]
+EVENT_TYPES = [
+    "compute.instance.create.end",
+    "Compute.instance",
+    "image.upload",
+    "évent.ü",
+    "\U0001f600.type",
+]
 _ID_PREFIXES = ["a", "B", "Z", "z", "é", "É", "_", "0", "\U0001d4b3", "a "]
 #: Trait name -> the dtype it usually has (each is sometimes stored with another).
-NAMES = {"host": Trait.TEXT_TYPE, "size": Trait.INT_TYPE, "ratio": Trait.FLOAT_TYPE,
-         "launched_at": Trait.DATETIME_TYPE, "state": Trait.TEXT_TYPE}
+NAMES = {
+    "host": Trait.TEXT_TYPE,
+    "size": Trait.INT_TYPE,
+    "ratio": Trait.FLOAT_TYPE,
+    "launched_at": Trait.DATETIME_TYPE,
+    "state": Trait.TEXT_TYPE,
+}
 POOLS: dict[int, list[Any]] = {
     Trait.TEXT_TYPE: TEXTS,
     Trait.INT_TYPE: INTS,
@@ -99,8 +159,11 @@ def _event(rng: random.Random, message_id: str) -> Event:
     raw = None
     if rng.random() < 0.3:
         raw = {"payload": {"n": rng.randint(-5, 5), "text": rng.choice(TEXTS[:20])}, "ok": True}
-    generated = rng.choice(DATETIMES) if rng.random() < 0.7 else (
-        _WHOLE + dt.timedelta(microseconds=rng.randint(-10**7, 10**7)))
+    generated = (
+        rng.choice(DATETIMES)
+        if rng.random() < 0.7
+        else (_WHOLE + dt.timedelta(microseconds=rng.randint(-(10**7), 10**7)))
+    )
     return Event(message_id, rng.choice(EVENT_TYPES), generated, tuple(_traits(rng)), raw)
 
 

@@ -53,8 +53,10 @@ class Divergences:
         """Record ``case`` when the two answers differ in any event or value."""
         self.checked += 1
         if [fingerprint(e) for e in got] != [fingerprint(e) for e in expected]:
-            self.cases.append(f"{case}\n    got      {_describe(got, expected)}"
-                              f"\n    expected {[e.message_id for e in expected]}")
+            self.cases.append(
+                f"{case}\n    got      {_describe(got, expected)}"
+                f"\n    expected {[e.message_id for e in expected]}"
+            )
 
     def assert_none(self) -> None:
         """Fail listing the first divergences, the count and the seed."""
@@ -84,12 +86,18 @@ def stored(conn: Connection) -> Iterator[tuple[Connection, ReferenceEvents]]:
         assert not result.failed, result.failed
         # Each list's order is unspecified; which ids land in which list is.
         assert (sorted(result.stored), sorted(result.duplicates)) == (
-            sorted(expected.stored), sorted(expected.duplicates)), f"PIPELINE_DIFF_SEED={SEED}"
+            sorted(expected.stored),
+            sorted(expected.duplicates),
+        ), f"PIPELINE_DIFF_SEED={SEED}"
     yield conn, reference
 
 
-SORTS = [[("generated", "asc")], [("generated", "desc")], [("message_id", "desc")],
-         [("generated", "desc"), ("message_id", "asc")]]
+SORTS = [
+    [("generated", "asc")],
+    [("generated", "desc")],
+    [("message_id", "desc")],
+    [("generated", "desc"), ("message_id", "asc")],
+]
 
 
 def test_recorded_events_read_back_list_and_page_alike(
@@ -98,8 +106,9 @@ def test_recorded_events_read_back_list_and_page_alike(
     """Every edge value round-trips; types, traits and marker pages agree."""
     conn, reference = stored
     differences = Divergences("reads")
-    differences.compare("all events", conn.get_events(EventFilter()),
-                        reference.get_events(EventFilter()))
+    differences.compare(
+        "all events", conn.get_events(EventFilter()), reference.get_events(EventFilter())
+    )
     for sort in SORTS:  # page by page, each page after the last one's marker
         expected = reference.get_events(EventFilter(), {"sort": sort})
         pages: list[Event] = []
@@ -119,8 +128,9 @@ def test_recorded_events_read_back_list_and_page_alike(
         assert conn.get_trait_types(event_type) == reference.get_trait_types(event_type)
         for name in (None, "size", "project_id", "k07"):
             got = [(t.name, t.dtype, exact(t.value)) for t in conn.get_traits(event_type, name)]
-            expected = [(t.name, t.dtype, exact(t.value))
-                        for t in reference.get_traits(event_type, name)]
+            expected = [
+                (t.name, t.dtype, exact(t.value)) for t in reference.get_traits(event_type, name)
+            ]
             assert got == expected, (event_type, name, f"PIPELINE_DIFF_SEED={SEED}")
 
 
@@ -148,8 +158,9 @@ def _single_conditions() -> Iterator[EventFilter]:
     for dtype, values in corpus.POOLS.items():
         for value in values:
             for op in corpus.OPS:
-                yield EventFilter(traits_filter=[{"key": "v", corpus.API_TYPES[dtype]: value,
-                                                  "op": op}])
+                yield EventFilter(
+                    traits_filter=[{"key": "v", corpus.API_TYPES[dtype]: value, "op": op}]
+                )
     for instant in corpus.DATETIMES:
         for bound in (instant - corpus.MICRO, instant, instant + corpus.MICRO):
             yield EventFilter(start_timestamp=bound)
@@ -164,8 +175,9 @@ def test_every_operator_on_every_edge_value_matches_the_reference(conn: Connecti
     assert len(conn.record_events(grid).stored) == len(grid)
     differences = Divergences("single conditions")
     for event_filter in _single_conditions():
-        differences.compare(repr(event_filter), conn.get_events(event_filter),
-                            reference.get_events(event_filter))
+        differences.compare(
+            repr(event_filter), conn.get_events(event_filter), reference.get_events(event_filter)
+        )
     differences.assert_none()
 
 
@@ -176,9 +188,12 @@ def test_the_corpus_holds_the_edges_it_promises() -> None:
     results = [reference.record(batch) for batch in batches]
     assert any(len(b) != len({e.message_id for e in b}) for b in batches)  # inside a batch
     assert sum(len(r.duplicates) for r in results) > sum(
-        len(b) - len({e.message_id for e in b}) for b in batches)  # and across batches
+        len(b) - len({e.message_id for e in b}) for b in batches
+    )  # and across batches
     stored = {(t.dtype, exact(t.value)) for e in reference.events.values() for t in e.traits}
     for dtype, pool in corpus.POOLS.items():
-        missing = [v for v in pool if (dtype, exact(Trait.checked("x", dtype, v).value)) not in stored]
+        missing = [
+            v for v in pool if (dtype, exact(Trait.checked("x", dtype, v).value)) not in stored
+        ]
         assert len(missing) <= len(pool) // 4, (dtype, missing)
     assert max(len(e.traits) for e in reference.events.values()) >= 50

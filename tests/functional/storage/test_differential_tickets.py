@@ -56,8 +56,10 @@ class Replay:
     def fail(self, what: str) -> str:
         """The assertion message: what differs, the seed and the steps so far."""
         steps = "\n  ".join(self.log[-8:])
-        return (f"{what}\n(PIPELINE_DIFF_SEED={SEED}, stream seed {self.seed}, "
-                f"step {len(self.log)}; last steps:\n  {steps})")
+        return (
+            f"{what}\n(PIPELINE_DIFF_SEED={SEED}, stream seed {self.seed}, "
+            f"step {len(self.log)}; last steps:\n  {steps})"
+        )
 
     def run(self, steps: int) -> None:
         """Apply ``steps`` random steps, comparing after each."""
@@ -83,7 +85,9 @@ class Replay:
 
     def _change(self, key: tuple[str, str], verb: str) -> None:
         found = self.model.tickets.get(key)
-        self.log.append(f"{verb} {key} (ticket {None if found is None else found.ticket.ticket_id})")
+        self.log.append(
+            f"{verb} {key} (ticket {None if found is None else found.ticket.ticket_id})"
+        )
         if found is None:  # nothing there (any more): the driver must say so too
             if self.dead_ids:
                 with pytest.raises(TicketNotFound):
@@ -107,7 +111,8 @@ class Replay:
         if rng.random() < 0.3 and self.model.tickets:
             ticket = rng.choice([t.ticket for t in self.model.tickets.values()])
             filters["since"] = ticket.last_occurrence_time + rng.choice(
-                [dt.timedelta(0), dt.timedelta(microseconds=1), -dt.timedelta(microseconds=1)])
+                [dt.timedelta(0), dt.timedelta(microseconds=1), -dt.timedelta(microseconds=1)]
+            )
         return filters
 
     def compare_queries(self) -> None:
@@ -121,28 +126,39 @@ class Replay:
         assert got == expected, self.fail(f"{call}:\n got {got}\n expected {expected}")
         count = self.conn.count_tickets(**filters)
         assert count == len(self.model.get_tickets("ticket_id", None, 0, **filters)), self.fail(
-            f"count_tickets(**{filters!r}) = {count}")
+            f"count_tickets(**{filters!r}) = {count}"
+        )
         if self.model.tickets:
             key = rng.choice(sorted(self.model.tickets))
-            self._compare_ticket(key, rng.choice(["", "-"]) + rng.choice(OCCURRENCE_COLUMNS),
-                                 rng.choice([None, 1, 2, 5]), rng.choice([0, 1, 3]))
+            self._compare_ticket(
+                key,
+                rng.choice(["", "-"]) + rng.choice(OCCURRENCE_COLUMNS),
+                rng.choice([None, 1, 2, 5]),
+                rng.choice([0, 1, 3]),
+            )
 
-    def _compare_ticket(self, key: tuple[str, str], order_by: str, limit: int | None,
-                        offset: int) -> None:
+    def _compare_ticket(
+        self, key: tuple[str, str], order_by: str, limit: int | None, offset: int
+    ) -> None:
         expected: Ticket = self.model.tickets[key].ticket
         got = self.conn.get_ticket(expected.ticket_id)
-        assert got == expected, self.fail(f"get_ticket({expected.ticket_id}) = {got}, not {expected}")
+        assert got == expected, self.fail(
+            f"get_ticket({expected.ticket_id}) = {got}, not {expected}"
+        )
         every = self.conn.get_occurrences(expected.ticket_id, "occurrence_id", None)
         contents = sorted(((o.time, o.data, o.app_id) for o in every), key=repr)
         assert contents == self.model.occurrences(key), self.fail(
-            f"occurrences of {key}: {contents}\n expected {self.model.occurrences(key)}")
+            f"occurrences of {key}: {contents}\n expected {self.model.occurrences(key)}"
+        )
         assert {o.ticket_id for o in every} <= {expected.ticket_id}
         assert len({o.occurrence_id for o in every}) == len(every)
         page = self.conn.get_occurrences(expected.ticket_id, order_by, limit, offset)
         whole = ordered_occurrences(every, order_by)
-        wanted = whole[offset:] if limit is None else whole[offset: offset + limit]
-        assert page == wanted, self.fail(f"get_occurrences({expected.ticket_id}, {order_by!r}, "
-                                         f"{limit}, {offset}) = {page}\n expected {wanted}")
+        wanted = whole[offset:] if limit is None else whole[offset : offset + limit]
+        assert page == wanted, self.fail(
+            f"get_occurrences({expected.ticket_id}, {order_by!r}, "
+            f"{limit}, {offset}) = {page}\n expected {wanted}"
+        )
 
     def compare_everything(self) -> None:
         """Every ticket, in id order, and every ticket's occurrences."""
@@ -159,9 +175,11 @@ def test_ticket_streams_match_the_reference_model(conn: Connection) -> None:
 
 
 @pytest.mark.xfail(
-    not HAS_IDENTITY, strict=True,
+    not HAS_IDENTITY,
+    strict=True,
     reason="TicketRecord has no occurrence identity yet (helper ticketidem): "
-           "a redelivered record is counted again")
+    "a redelivered record is counted again",
+)
 def test_redelivered_records_change_no_ticket(conn: Connection) -> None:
     """Batches redelivered whole or in part, even after a solve, change nothing."""
     Replay(conn, SEED + 7, redeliveries=True).run(STEPS)
@@ -180,8 +198,11 @@ def test_the_streams_hold_the_cases_they_promise() -> None:
             new = {(r.app_id, r.record_hash) for r in argument} - set(model.tickets)
             recreated += len(new & seen_keys)
             seen_keys |= new
-            model.record(argument, {key: next(ids) for key in new} | {
-                key: t.ticket.ticket_id for key, t in model.tickets.items()})
+            model.record(
+                argument,
+                {key: next(ids) for key in new}
+                | {key: t.ticket.ticket_id for key, t in model.tickets.items()},
+            )
         elif argument in model.tickets:
             getattr(model, kind)(argument)
         statuses |= {t.ticket.status for t in model.tickets.values()}

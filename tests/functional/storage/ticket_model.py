@@ -31,13 +31,22 @@ IDENTITY_FIELD = "occurrence_key"
 HAS_IDENTITY = IDENTITY_FIELD in {f.name for f in dataclasses.fields(TicketRecord)}
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-KEYS = [("app", "h-a"), ("app", "h-B"), ("app", "h-é"), ("app", "h-Z"), ("Äpp", "h-a"),
-        ("Äpp", "h-\U0001d4b3")]
+KEYS = [
+    ("app", "h-a"),
+    ("app", "h-B"),
+    ("app", "h-é"),
+    ("app", "h-Z"),
+    ("Äpp", "h-a"),
+    ("Äpp", "h-\U0001d4b3"),
+]
 LEVELS = [9, 11, 13, 14, 15]
 CHANNELS = ["a", "B", "é", "Z", "z", "a ", "chan \U0001f600"]
 MODULES = [None, "mod", "Mód"]
-OFFSETS = [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
-           dt.timezone(dt.timedelta(hours=-8))]
+OFFSETS = [
+    dt.UTC,
+    dt.timezone(dt.timedelta(hours=5, minutes=30)),
+    dt.timezone(dt.timedelta(hours=-8)),
+]
 
 
 @dataclasses.dataclass
@@ -83,16 +92,31 @@ class TicketModel:
         if found is None:
             assert new_id not in self.used_ids, f"ticket id {new_id} given twice"
             self.used_ids.add(new_id)
-            ticket = Ticket(new_id, key[1], first.level, first.channel, first.location,
-                            "<unknown>" if first.module is None else first.module, key[0],
-                            min(times), max(times), 0, False, TicketStatus.OPEN)
+            ticket = Ticket(
+                new_id,
+                key[1],
+                first.level,
+                first.channel,
+                first.location,
+                "<unknown>" if first.module is None else first.module,
+                key[0],
+                min(times),
+                max(times),
+                0,
+                False,
+                TicketStatus.OPEN,
+            )
             found = self.tickets[key] = ModelTicket(ticket, [])
         old = found.ticket
         status = TicketStatus.REGRESSED if old.status is TicketStatus.SOLVED else old.status
         found.ticket = dataclasses.replace(
-            old, first_occurrence_time=min(old.first_occurrence_time, *times),
+            old,
+            first_occurrence_time=min(old.first_occurrence_time, *times),
             last_occurrence_time=max(old.last_occurrence_time, *times),
-            occurrence_count=old.occurrence_count + len(members), solved=False, status=status)
+            occurrence_count=old.occurrence_count + len(members),
+            solved=False,
+            status=status,
+        )
         found.occurrences.extend((identity(r), r) for r in members)
 
     def solve(self, key: tuple[str, str]) -> None:
@@ -104,19 +128,23 @@ class TicketModel:
         """Forget the ticket of ``key`` and its occurrences."""
         del self.tickets[key]
 
-    def get_tickets(self, order_by: str, limit: int | None, offset: int,
-                    **filters: Any) -> list[Ticket]:
+    def get_tickets(
+        self, order_by: str, limit: int | None, offset: int, **filters: Any
+    ) -> list[Ticket]:
         """Filtered, ordered (id the final tie-breaker, ascending) and paged."""
-        found = sorted((t.ticket for t in self.tickets.values() if _matches(t.ticket, filters)),
-                       key=lambda t: t.ticket_id)
+        found = sorted(
+            (t.ticket for t in self.tickets.values() if _matches(t.ticket, filters)),
+            key=lambda t: t.ticket_id,
+        )
         column = order_by.lstrip("-")
         found.sort(key=lambda t: _column(t, column), reverse=order_by.startswith("-"))
-        return found[offset:] if limit is None else found[offset: offset + limit]
+        return found[offset:] if limit is None else found[offset : offset + limit]
 
     def occurrences(self, key: tuple[str, str]) -> list[tuple[Any, ...]]:
         """The ticket's occurrences as sorted ``(time, data, app_id)`` tuples."""
-        return sorted(((r.time, r.data, r.app_id) for _, r in self.tickets[key].occurrences),
-                      key=repr)
+        return sorted(
+            ((r.time, r.data, r.app_id) for _, r in self.tickets[key].occurrences), key=repr
+        )
 
 
 def _column(item: Ticket | Occurrence, column: str) -> Any:
@@ -158,12 +186,23 @@ class StreamMaker:
         when = T0 + dt.timedelta(minutes=rng.randint(-90, 90))
         if rng.random() < 0.5:
             when += dt.timedelta(microseconds=rng.randint(1, 999_999))
-        data = {"identity": f"occ-{self.serial}", "message": f"{record_hash} #{self.serial}",
-                "text": rng.choice(["", "é", "\U0001f600", "a" * 300])}
+        data = {
+            "identity": f"occ-{self.serial}",
+            "message": f"{record_hash} #{self.serial}",
+            "text": rng.choice(["", "é", "\U0001f600", "a" * 300]),
+        }
         extra = {IDENTITY_FIELD: data["identity"]} if HAS_IDENTITY else {}
-        record = TicketRecord(record_hash, app_id, when.astimezone(rng.choice(OFFSETS)),
-                              rng.choice(LEVELS), rng.choice(CHANNELS), f"{record_hash}.py:1",
-                              rng.choice(MODULES), data, **extra)
+        record = TicketRecord(
+            record_hash,
+            app_id,
+            when.astimezone(rng.choice(OFFSETS)),
+            rng.choice(LEVELS),
+            rng.choice(CHANNELS),
+            f"{record_hash}.py:1",
+            rng.choice(MODULES),
+            data,
+            **extra,
+        )
         self.sent.append(record)
         return record
 
