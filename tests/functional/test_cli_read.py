@@ -25,7 +25,7 @@ def seeded_config(request: pytest.FixtureRequest,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Connection]]:
     """A config file naming a seeded database of the parametrised driver."""
     directory = tmp_path_factory.mktemp("cli")
-    with seeded(request.param, str(directory)) as conn:
+    with seeded(request.param, str(directory), request) as conn:
         path = Path(directory, "pipeline.conf")
         path.write_text(f"[database]\nconnection = {conn.url}\n")
         yield str(path), conn

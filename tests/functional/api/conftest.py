@@ -21,9 +21,9 @@ from pipeline.api import create_app
 from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.service import prepare_service
 from pipeline.storage import Connection
-from tests import servers
+from tests.functional.storage.databases import database_url
 
-API_DRIVERS = ["memory", "sqlite", "postgresql"]
+API_DRIVERS = ["memory", "sqlite", "postgresql", "mongodb"]
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 ADMIN_P1 = {"X-User-Id": "admin-user", "X-Project-Id": "p1", "X-Roles": "admin,member"}
 USER_U1_P1 = {"X-User-Id": "u1", "X-Project-Id": "p1", "X-Roles": "member"}
@@ -84,24 +84,9 @@ def make_conf(auth_strategy: str = "noauth", **api: object) -> cfg.ConfigOpts:
 
 
 @contextlib.contextmanager
-def driver_url(name: str, directory: str) -> Iterator[str]:
-    """An empty database of driver ``name``."""
-    if name == "memory":
-        yield "memory://"
-    elif name == "sqlite":
-        with servers.sqlite_database(directory) as url:
-            yield url
-    elif name == "postgresql":
-        with servers.postgresql_database() as url:
-            yield url
-    else:  # pragma: no cover - a driver added to API_DRIVERS without a branch
-        raise AssertionError(f"no database recipe for {name}")
-
-
-@contextlib.contextmanager
-def seeded(name: str, directory: str) -> Iterator[Connection]:
+def seeded(name: str, directory: str, request: pytest.FixtureRequest) -> Iterator[Connection]:
     """A connection to a new database of ``name`` holding EVENTS and the tickets."""
-    with driver_url(name, directory) as url:
+    with database_url(name, directory, request) as url:
         conn = storage.get_connection(url, make_conf())
         try:
             conn.upgrade()
@@ -120,7 +105,7 @@ ClientFactory = Callable[..., TestClient]
 def events_conn(request: pytest.FixtureRequest,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
     """One seeded database per driver for a whole module (read-only tests)."""
-    with seeded(request.param, str(tmp_path_factory.mktemp("api"))) as conn:
+    with seeded(request.param, str(tmp_path_factory.mktemp("api")), request) as conn:
         yield conn
 
 
@@ -143,7 +128,7 @@ def client_for(events_conn: Connection) -> Iterator[ClientFactory]:
 @pytest.fixture
 def ticket_conn(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Connection]:
     """A fresh seeded database (tickets change) of the parametrised driver."""
-    with seeded(request.param, str(tmp_path)) as conn:
+    with seeded(request.param, str(tmp_path), request) as conn:
         skip_without_tickets(conn)
         yield conn
 

@@ -7,7 +7,6 @@ reason — for drivers that do not declare X; never skip by driver name.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +14,7 @@ from oslo_config import cfg
 
 from pipeline import storage
 from pipeline.storage import Connection
-from tests import servers
+from tests.functional.storage.databases import database_url
 
 #: Drivers the scenario suite runs against. A driver not listed here does not merge.
 DRIVERS = ["memory", "jsonl", "sqlite", "postgresql", "mysql", "mongodb"]
@@ -24,25 +23,7 @@ DRIVERS = ["memory", "jsonl", "sqlite", "postgresql", "mysql", "mongodb"]
 @pytest.fixture(params=DRIVERS)
 def storage_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     """The URL of an empty database of the parametrised driver."""
-    name = request.param
-    with contextlib.ExitStack() as stack:
-        if name == "memory":
-            url = "memory://"
-        elif name == "sqlite":
-            url = stack.enter_context(servers.sqlite_database(str(tmp_path)))
-        elif name == "postgresql":
-            url = stack.enter_context(servers.postgresql_database())
-        elif name == "mysql":
-            url = stack.enter_context(servers.mysql_database())
-        elif name == "mongodb":
-            server = request.getfixturevalue("mongodb_server_url")
-            url = stack.enter_context(servers.mongodb_database(server))
-        elif name == "jsonl":  # the external plugin package tests/plugins/pipeline-jsonl
-            if name not in storage.installed_drivers():
-                servers.unavailable("plugin pipeline-jsonl", "pip install ./tests/plugins/*")
-            url = f"jsonl://{tmp_path}/{servers.unique_name()}"
-        else:  # another installed third-party driver
-            url = f"{name}://"
+    with database_url(request.param, str(tmp_path), request) as url:
         yield url
 
 
