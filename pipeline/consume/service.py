@@ -140,7 +140,10 @@ def run_worker(conf: cfg.ConfigOpts, stats_stream: TextIO | None = None) -> int:
         consumers = []
         for feed in topology.feeds(conf):
             conns.append(storage.get_connection_from_config(conf, require=[Capability.EVENTS]))
-            consumers.append(build_consumer(conf, conns[-1], feed=feed, stats_stream=stats_stream))
+            consumer = build_consumer(conf, conns[-1], feed=feed, stats_stream=stats_stream)
+            # A log-records-only feed has nothing to read without ticket storage.
+            if consumer.notifications or consumer.tickets:
+                consumers.append(consumer)
         install_signals(consumers)
         status = run_consumers(consumers)
         for consumer in consumers:
