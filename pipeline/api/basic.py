@@ -49,6 +49,8 @@ class Basic:
 
     strategy = "basic"
     sign_in_fields: tuple[str, ...] = ("username", "password")
+    #: No Basic challenge (see the module docstring).
+    challenge: Mapping[str, str] = {}
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         if not conf.api.htpasswd_file:

@@ -74,6 +74,8 @@ class Authenticator(Protocol):
     strategy: str
     #: Fields of the sign-in form; empty when there is nothing to sign in to.
     sign_in_fields: tuple[str, ...]
+    #: Headers of a 401 answer (``WWW-Authenticate``), when the strategy has one.
+    challenge: Mapping[str, str]
 
     async def from_headers(self, headers: Headers, method: str, path: str) -> Outcome:
         """The identity of a request's header credentials; None without any."""
@@ -141,7 +143,8 @@ class Gate:
             scope[SCOPE_KEY] = outcome
             await self.app(scope, receive, send)
             return
-        await self._refuse(scope, outcome or Rejection())(scope, receive, send)
+        refusal = outcome or Rejection(headers=self.authenticator.challenge)
+        await self._refuse(scope, refusal)(scope, receive, send)
 
     async def _authenticate(self, scope: Scope) -> Outcome:
         conn = HTTPConnection(scope)

@@ -68,6 +68,7 @@ class Keystone:
 
     strategy = "keystone"
     sign_in_fields: tuple[str, ...] = ("username", "password", "project", "domain")
+    challenge: Mapping[str, str]
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         from keystonemiddleware import auth_token
@@ -81,6 +82,7 @@ class Keystone:
                 "password) with the credentials pipeline validates tokens with"
             )
         self.public_url: str = section.www_authenticate_uri or section.auth_url
+        self.challenge = {"WWW-Authenticate": f'Keystone uri="{self.public_url}"'}
 
     def validate(self, token: str, method: str, path: str) -> Outcome:
         """Run auth_token over ``token`` (blocking: call it off the event loop)."""
@@ -94,22 +96,26 @@ class Keystone:
         def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
             answer.append((status, headers))
 
-        body = self._protocol(environ, start_response)
+        from keystoneauth1 import exceptions
+
+        try:
+            body = self._protocol(environ, start_response)
+        except exceptions.ClientException as err:
+            # e.g. no identity endpoint of [keystone_authtoken] interface in the catalog
+            LOG.error("cannot validate tokens with Keystone: %s", err)
+            return Rejection(503, f"token validation is unavailable: {err}")
         if hasattr(body, "close"):
             body.close()
         found = _identity(environ)
         if found is not None:
             return found
         if environ.get(_REACHED) or not answer:  # delay_auth_decision lets it through
-            return Rejection(headers=self._challenge())
+            return Rejection(headers=self.challenge)
         status, headers = answer[0]
         code = int(status.split()[0])
         kept = {name: value for name, value in headers if name.lower() == "www-authenticate"}
         message = Rejection.message if code == 401 else f"token validation failed: {status}"
         return Rejection(code, message, kept)
-
-    def _challenge(self) -> dict[str, str]:
-        return {"WWW-Authenticate": f'Keystone uri="{self._protocol.www_authenticate_uri}"'}
 
     async def from_headers(self, headers: Headers, method: str, path: str) -> Outcome:
         """The identity of the request's ``X-Auth-Token``; None without one."""

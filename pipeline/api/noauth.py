@@ -67,6 +67,7 @@ class NoAuth:
 
     strategy = "noauth"
     sign_in_fields: tuple[str, ...] = ()
+    challenge: Mapping[str, str] = {}
 
     async def from_headers(self, headers: Headers, method: str, path: str) -> Outcome:
         """Always the noauth identity."""

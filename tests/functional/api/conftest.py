@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,11 +26,10 @@ from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.service import prepare_service
 from pipeline.storage import Connection
 from tests.functional.storage.databases import database_url
+from tests.keystone_server import Keystone
 
 API_DRIVERS = ["memory", "sqlite", "postgresql", "mongodb"]
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-ADMIN_P1 = {"X-User-Id": "admin-user", "X-Project-Id": "p1", "X-Roles": "admin,member"}
-USER_U1_P1 = {"X-User-Id": "u1", "X-Project-Id": "p1", "X-Roles": "member"}
 
 
 def _event(number: int, event_type: str, project: str | None, user: str | None,
@@ -45,14 +48,24 @@ def _event(number: int, event_type: str, project: str | None, user: str | None,
                  tuple(traits), extra.get("raw"))  # type: ignore[arg-type]
 
 
-#: e1..e5 at T0+5, +10, ... minutes; e4 belongs to no project.
-EVENTS = [
-    _event(1, "compute.instance.create.end", "p1", "u1", 2048),
-    _event(2, "compute.instance.create.end", "p1", "u2", 4096),
-    _event(3, "compute.instance.delete.end", "p2", "u3", 512),
-    _event(4, "identity.authenticate", None, None, 1024),
-    _event(5, "image.upload", "p2", "u1", 8192, raw={"payload": {"size": 1}}),
-]
+def make_events(ids: dict[str, str] | None = None) -> list[Event]:
+    """e1..e5 at T0+5, +10, ... minutes; e4 belongs to no project.
+
+    ``ids`` maps the names p1, p2, u1, u2, u3 to real ids (Keystone's);
+    without it the names are the ids.
+    """
+    real = (ids or {}).get
+    return [
+        _event(1, "compute.instance.create.end", real("p1", "p1"), real("u1", "u1"), 2048),
+        _event(2, "compute.instance.create.end", real("p1", "p1"), real("u2", "u2"), 4096),
+        _event(3, "compute.instance.delete.end", real("p2", "p2"), real("u3", "u3"), 512),
+        _event(4, "identity.authenticate", None, None, 1024),
+        _event(5, "image.upload", real("p2", "p2"), real("u1", "u1"), 8192,
+               raw={"payload": {"size": 1}}),
+    ]
+
+
+EVENTS = make_events()
 
 
 def ticket_records(now: dt.datetime) -> list[TicketRecord]:
@@ -84,13 +97,14 @@ def make_conf(auth_strategy: str = "noauth", **api: object) -> cfg.ConfigOpts:
 
 
 @contextlib.contextmanager
-def seeded(name: str, directory: str, request: pytest.FixtureRequest) -> Iterator[Connection]:
-    """A connection to a new database of ``name`` holding EVENTS and the tickets."""
+def seeded(name: str, directory: str, request: pytest.FixtureRequest,
+           events: list[Event] | None = None) -> Iterator[Connection]:
+    """A connection to a new database of ``name`` holding ``events`` (EVENTS) and the tickets."""
     with database_url(name, directory, request) as url:
         conn = storage.get_connection(url, make_conf())
         try:
             conn.upgrade()
-            assert not conn.record_events(EVENTS).failed
+            assert not conn.record_events(EVENTS if events is None else events).failed
             if storage.Capability.TICKETS in conn.capabilities:
                 conn.record_tickets(ticket_records(dt.datetime.now(UTC)))  # type: ignore[attr-defined]
             yield conn
@@ -142,3 +156,82 @@ def skip_without_tickets(conn: Connection) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "ticket_conn" in metafunc.fixturenames:
         metafunc.parametrize("ticket_conn", API_DRIVERS, indirect=True)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def page_post(client: TestClient, path: str, form_page: str = "/tickets",
+              **kwargs: object) -> object:
+    """POST a page form the way a browser does: with the token of ``form_page``."""
+    token = csrf_token(client.get(form_page).text)
+    return client.post(path, data={"csrf_token": token}, **kwargs)  # type: ignore[arg-type]
+
+
+# -- a real Keystone ----------------------------------------------------------
+
+#: People of the Keystone tests: name -> (project, role).
+PEOPLE = {
+    "admin-user": ("p1", "admin"),
+    "u1": ("p1", "member"),
+    "u2": ("p1", "member"),
+    "u3": ("p2", "member"),
+    "reader": ("p1", "reader"),
+}
+
+
+@dataclass
+class KeystoneWorld:
+    """Projects p1, p2 and PEOPLE in a real Keystone; ids maps names to Keystone's ids."""
+
+    keystone: Keystone
+    suffix: str
+    ids: dict[str, str] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def name(self, short: str) -> str:
+        """The Keystone name of a person or project of this world."""
+        return f"{short}-{self.suffix}"
+
+    def password(self, person: str) -> str:
+        """The password of ``person``."""
+        return f"pw-{person}-{self.suffix}"
+
+    def new_token(self, person: str) -> str:
+        """A new project-scoped token of ``person``."""
+        project = PEOPLE[person][0]
+        return self.keystone.token(self.name(person), self.password(person), self.name(project))
+
+    def auth(self, person: str) -> dict[str, str]:
+        """``X-Auth-Token`` headers of ``person`` (one token per person, reused)."""
+        if person not in self._tokens:
+            self._tokens[person] = self.new_token(person)
+        return {"X-Auth-Token": self._tokens[person]}
+
+    def conf(self, directory: Path, cache_time: int = 300, url: str | None = None,
+             **api: object) -> cfg.ConfigOpts:
+        """A pipeline configuration with auth_strategy = keystone against this Keystone.
+
+        ``url`` points [keystone_authtoken] elsewhere (a Keystone that is down).
+        """
+        lines = ["[api]", "auth_strategy = keystone", *(f"{k} = {v}" for k, v in api.items())]
+        path = directory / f"keystone-{uuid.uuid4().hex[:8]}.conf"
+        section = self.keystone.authtoken_section(cache_time, url)
+        path.write_text("\n".join(lines) + "\n" + section)
+        return prepare_service(["--config-file", str(path)], config_files=[])
+
+
+@pytest.fixture(scope="session")
+def keystone_world(keystone: Keystone) -> KeystoneWorld:
+    """p1, p2 and PEOPLE, created once per session."""
+    world = KeystoneWorld(keystone, uuid.uuid4().hex[:6])
+    for project in ("p1", "p2"):
+        world.ids[project] = keystone.project(world.name(project))
+    for person, (project, role) in PEOPLE.items():
+        world.ids[person] = keystone.user(world.name(person), world.password(person),
+                                          world.name(project), role)
+    return world
