@@ -147,6 +147,13 @@ def ticket_conn(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Co
         yield conn
 
 
+@pytest.fixture
+def memory_conn(tmp_path: Path) -> Iterator[Connection]:
+    """A seeded memory store, for tests of HTTP behaviour rather than storage."""
+    with seeded("memory", str(tmp_path)) as conn:
+        yield conn
+
+
 def skip_without_tickets(conn: Connection) -> None:
     """Skip, visibly, on a driver that does not declare the tickets capability."""
     if storage.Capability.TICKETS not in conn.capabilities:
