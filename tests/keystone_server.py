@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from oslo_config import cfg
 
+from pipeline.service import prepare_service
 from tests import servers
 
 ADMIN_PASSWORD = "admin-" + uuid.uuid4().hex
@@ -205,3 +207,65 @@ def keystone_server() -> Iterator[Keystone]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+#: People of the Keystone tests: name -> (project, role).
+PEOPLE = {
+    "admin-user": ("p1", "admin"),
+    "u1": ("p1", "member"),
+    "u2": ("p1", "member"),
+    "u3": ("p2", "member"),
+    "reader": ("p1", "reader"),
+}
+
+
+@dataclass
+class KeystoneWorld:
+    """Projects p1, p2 and PEOPLE in a real Keystone; ids maps names to Keystone's ids."""
+
+    keystone: Keystone
+    suffix: str
+    ids: dict[str, str] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def name(self, short: str) -> str:
+        """The Keystone name of a person or project of this world."""
+        return f"{short}-{self.suffix}"
+
+    def password(self, person: str) -> str:
+        """The password of ``person``."""
+        return f"pw-{person}-{self.suffix}"
+
+    def new_token(self, person: str) -> str:
+        """A new project-scoped token of ``person``."""
+        project = PEOPLE[person][0]
+        return self.keystone.token(self.name(person), self.password(person), self.name(project))
+
+    def auth(self, person: str) -> dict[str, str]:
+        """``X-Auth-Token`` headers of ``person`` (one token per person, reused)."""
+        if person not in self._tokens:
+            self._tokens[person] = self.new_token(person)
+        return {"X-Auth-Token": self._tokens[person]}
+
+    def conf(self, directory: Path, cache_time: int = 300, url: str | None = None,
+             **api: object) -> cfg.ConfigOpts:
+        """A pipeline configuration with auth_strategy = keystone against this Keystone.
+
+        ``url`` points [keystone_authtoken] elsewhere (a Keystone that is down).
+        """
+        lines = ["[api]", "auth_strategy = keystone", *(f"{k} = {v}" for k, v in api.items())]
+        path = directory / f"keystone-{uuid.uuid4().hex[:8]}.conf"
+        section = self.keystone.authtoken_section(cache_time, url)
+        path.write_text("\n".join(lines) + "\n" + section)
+        return prepare_service(["--config-file", str(path)], config_files=[])
+
+
+def make_world(keystone: Keystone) -> KeystoneWorld:
+    """Projects p1, p2 and PEOPLE, with names of their own, in ``keystone``."""
+    world = KeystoneWorld(keystone, uuid.uuid4().hex[:6])
+    for project in ("p1", "p2"):
+        world.ids[project] = keystone.project(world.name(project))
+    for person, (project, role) in PEOPLE.items():
+        world.ids[person] = keystone.user(world.name(person), world.password(person),
+                                          world.name(project), role)
+    return world

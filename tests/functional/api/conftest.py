@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-import uuid
+import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from oslo_config import cfg
 
@@ -25,8 +27,8 @@ from pipeline.api import create_app
 from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.service import prepare_service
 from pipeline.storage import Connection
+from tests import servers
 from tests.functional.storage.databases import database_url
-from tests.keystone_server import Keystone
 
 API_DRIVERS = ["memory", "sqlite", "postgresql", "mongodb"]
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -148,9 +150,9 @@ def ticket_conn(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Co
 
 
 @pytest.fixture
-def memory_conn(tmp_path: Path) -> Iterator[Connection]:
+def memory_conn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Connection]:
     """A seeded memory store, for tests of HTTP behaviour rather than storage."""
-    with seeded("memory", str(tmp_path)) as conn:
+    with seeded("memory", str(tmp_path), request) as conn:
         yield conn
 
 
@@ -165,6 +167,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("ticket_conn", API_DRIVERS, indirect=True)
 
 
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn in a thread on a free loopback port; yields its base URL."""
+    port = servers.free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token a page's forms carry."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
@@ -177,68 +199,3 @@ def page_post(client: TestClient, path: str, form_page: str = "/tickets",
     """POST a page form the way a browser does: with the token of ``form_page``."""
     token = csrf_token(client.get(form_page).text)
     return client.post(path, data={"csrf_token": token}, **kwargs)  # type: ignore[arg-type]
-
-
-# -- a real Keystone ----------------------------------------------------------
-
-#: People of the Keystone tests: name -> (project, role).
-PEOPLE = {
-    "admin-user": ("p1", "admin"),
-    "u1": ("p1", "member"),
-    "u2": ("p1", "member"),
-    "u3": ("p2", "member"),
-    "reader": ("p1", "reader"),
-}
-
-
-@dataclass
-class KeystoneWorld:
-    """Projects p1, p2 and PEOPLE in a real Keystone; ids maps names to Keystone's ids."""
-
-    keystone: Keystone
-    suffix: str
-    ids: dict[str, str] = field(default_factory=dict)
-    _tokens: dict[str, str] = field(default_factory=dict)
-
-    def name(self, short: str) -> str:
-        """The Keystone name of a person or project of this world."""
-        return f"{short}-{self.suffix}"
-
-    def password(self, person: str) -> str:
-        """The password of ``person``."""
-        return f"pw-{person}-{self.suffix}"
-
-    def new_token(self, person: str) -> str:
-        """A new project-scoped token of ``person``."""
-        project = PEOPLE[person][0]
-        return self.keystone.token(self.name(person), self.password(person), self.name(project))
-
-    def auth(self, person: str) -> dict[str, str]:
-        """``X-Auth-Token`` headers of ``person`` (one token per person, reused)."""
-        if person not in self._tokens:
-            self._tokens[person] = self.new_token(person)
-        return {"X-Auth-Token": self._tokens[person]}
-
-    def conf(self, directory: Path, cache_time: int = 300, url: str | None = None,
-             **api: object) -> cfg.ConfigOpts:
-        """A pipeline configuration with auth_strategy = keystone against this Keystone.
-
-        ``url`` points [keystone_authtoken] elsewhere (a Keystone that is down).
-        """
-        lines = ["[api]", "auth_strategy = keystone", *(f"{k} = {v}" for k, v in api.items())]
-        path = directory / f"keystone-{uuid.uuid4().hex[:8]}.conf"
-        section = self.keystone.authtoken_section(cache_time, url)
-        path.write_text("\n".join(lines) + "\n" + section)
-        return prepare_service(["--config-file", str(path)], config_files=[])
-
-
-@pytest.fixture(scope="session")
-def keystone_world(keystone: Keystone) -> KeystoneWorld:
-    """p1, p2 and PEOPLE, created once per session."""
-    world = KeystoneWorld(keystone, uuid.uuid4().hex[:6])
-    for project in ("p1", "p2"):
-        world.ids[project] = keystone.project(world.name(project))
-    for person, (project, role) in PEOPLE.items():
-        world.ids[person] = keystone.user(world.name(person), world.password(person),
-                                          world.name(project), role)
-    return world

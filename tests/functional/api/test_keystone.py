@@ -20,13 +20,8 @@ from fastapi.testclient import TestClient
 from pipeline.api import create_app
 from pipeline.storage import Connection
 from tests import servers
-from tests.functional.api.conftest import (
-    API_DRIVERS,
-    KeystoneWorld,
-    make_events,
-    seeded,
-    skip_without_tickets,
-)
+from tests.functional.api.conftest import API_DRIVERS, make_events, seeded, skip_without_tickets
+from tests.keystone_server import KeystoneWorld
 
 SPOOFED = {"X-User-Id": "u1", "X-Project-Id": "p2", "X-Roles": "admin",
            "X-Identity-Status": "Confirmed"}
