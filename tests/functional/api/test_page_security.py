@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from pipeline import storage
@@ -129,3 +130,19 @@ def test_pipeline_api_refuses_noauth_on_any_address(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "allow_noauth_on_any_address" in done.stderr and "0.0.0.0" in done.stderr
+
+
+def test_no_route_ever_sees_a_client_identity_header(memory_conn: Connection) -> None:
+    app = create_app(make_conf(), memory_conn)
+
+    @app.get("/v2/echo-headers")
+    def echo(request: Request) -> dict[str, str]:
+        return dict(request.headers)
+
+    sent = {"X-User-Id": "u", "X-Project-Id": "p", "X-Roles": "admin", "X-Tenant-Id": "t",
+            "X-Identity-Status": "Confirmed", "X-Service-Roles": "service",
+            "X-Is-Admin-Project": "True", "OpenStack-System-Scope": "all", "X-Other": "kept"}
+    with TestClient(app) as client:
+        seen = client.get("/v2/echo-headers", headers=sent).json()
+    assert seen["x-other"] == "kept"
+    assert not {name.lower() for name in sent if name != "X-Other"} & set(seen)
