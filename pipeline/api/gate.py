@@ -166,6 +166,8 @@ class Gate:
             return faults.error(rejection.status, rejection.message, rejection.headers)
         query = scope.get("query_string", b"").decode("latin-1")
         here = path + ("?" + query if query else "")
+        if scope.get("method", "GET") not in ("GET", "HEAD"):
+            here = "/tickets"  # after signing in, a form's target is not a page to GET
         response = RedirectResponse("/login?next=" + quote(here, safe=""), status_code=303)
         if COOKIE in HTTPConnection(scope).cookies:
             response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

@@ -138,3 +138,8 @@ def test_basic_needs_its_file(memory_conn: Connection, tmp_path: Path) -> None:
         create_app(make_conf("basic"), memory_conn)
     with pytest.raises(ConfigError, match="missing"):
         create_app(make_conf("basic", htpasswd_file=str(tmp_path / "missing")), memory_conn)
+
+
+def test_a_post_without_a_session_signs_in_then_shows_the_tickets(basic: TestClient) -> None:
+    refused = basic.post("/tickets/1/solve", follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"] == "/login?next=%2Ftickets"
