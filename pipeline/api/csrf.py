@@ -53,8 +53,9 @@ def is_https(scope: Scope) -> bool:
 
 def new_nonce(response: Response, scope: Scope) -> None:
     """Give the browser a fresh nonce with ``response`` (after sign-in and sign-out)."""
-    response.headers.append("set-cookie", cookie_header(COOKIE, secrets.token_urlsafe(24),
-                                                        is_https(scope)))
+    response.headers.append(
+        "set-cookie", cookie_header(COOKIE, secrets.token_urlsafe(24), is_https(scope))
+    )
 
 
 class CsrfNonce:

@@ -80,8 +80,9 @@ class Htpasswd:
         """True when ``password`` is ``user``'s (slow: bcrypt; call it off the event loop)."""
         hashed = self.users().get(user)
         secret = password.encode()[:72]
-        key = hmac.new(self._key, b"%s\0%s\0%s" % (user.encode(), secret, hashed or b""),
-                       hashlib.sha256).digest()
+        key = hmac.new(
+            self._key, b"%s\0%s\0%s" % (user.encode(), secret, hashed or b""), hashlib.sha256
+        ).digest()
         now = time.monotonic()
         if hashed is not None and self._remembered.get(key, 0.0) > now:
             return True

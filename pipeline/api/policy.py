@@ -100,7 +100,10 @@ RULES: list[policy.RuleDefault] = [
         ("POST", "/tickets/{ticket_id}/solve"),
     ),
     _rule(
-        TICKETS_DELETE, _ADMIN, "Delete a ticket and its occurrences.", ("DELETE", "/v1/tickets/{ticket_id}")
+        TICKETS_DELETE,
+        _ADMIN,
+        "Delete a ticket and its occurrences.",
+        ("DELETE", "/v1/tickets/{ticket_id}"),
     ),
 ]
 

@@ -155,13 +155,20 @@ def test_the_page_takes_an_admin_token(client: TestClient, ks_conn: Connection,
     assert response.text.count('class="ticket"') == 3
 
 
+@pytest.fixture
+def ks_memory(keystone_world: KeystoneWorld, tmp_path: Path) -> Iterator[Connection]:
+    """The Keystone world's events in memory, for tests about tokens rather than storage."""
+    with seeded("memory", str(tmp_path), make_events(keystone_world.ids)) as conn:
+        yield conn
+
+
 def test_a_revoked_token_stops_working_once_the_cache_time_has_passed(
-    ks_conn: Connection, keystone_world: KeystoneWorld, tmp_path: Path
+    ks_memory: Connection, keystone_world: KeystoneWorld, tmp_path: Path
 ) -> None:
     cache_time = 2
     conf = keystone_world.conf(tmp_path, cache_time=cache_time)
     token = {"X-Auth-Token": keystone_world.new_token("u1")}
-    with TestClient(create_app(conf, ks_conn)) as short_cache:
+    with TestClient(create_app(conf, ks_memory)) as short_cache:
         assert ids(short_cache.get("/v2/events", headers=token)) == ["e1"]
         keystone_world.keystone.revoke(token["X-Auth-Token"])
         assert not keystone_world.keystone.is_valid(token["X-Auth-Token"])
@@ -170,10 +177,10 @@ def test_a_revoked_token_stops_working_once_the_cache_time_has_passed(
 
 
 def test_keystone_unreachable_is_503_never_access(
-    ks_conn: Connection, keystone_world: KeystoneWorld, tmp_path: Path
+    ks_memory: Connection, keystone_world: KeystoneWorld, tmp_path: Path
 ) -> None:
     conf = keystone_world.conf(tmp_path, url=f"http://127.0.0.1:{servers.free_port()}")
-    with TestClient(create_app(conf, ks_conn)) as cut_off:
+    with TestClient(create_app(conf, ks_memory)) as cut_off:
         response = cut_off.get("/v2/events", headers={"X-Auth-Token": "gAAAAAB-whatever"})
     assert response.status_code == 503
     assert "e1" not in response.text
