@@ -156,9 +156,10 @@ def test_the_page_takes_an_admin_token(client: TestClient, ks_conn: Connection,
 
 
 @pytest.fixture
-def ks_memory(keystone_world: KeystoneWorld, tmp_path: Path) -> Iterator[Connection]:
+def ks_memory(keystone_world: KeystoneWorld, tmp_path: Path,
+              request: pytest.FixtureRequest) -> Iterator[Connection]:
     """The Keystone world's events in memory, for tests about tokens rather than storage."""
-    with seeded("memory", str(tmp_path), make_events(keystone_world.ids)) as conn:
+    with seeded("memory", str(tmp_path), request, make_events(keystone_world.ids)) as conn:
         yield conn
 
 
