@@ -3,7 +3,7 @@
 Loads ``--count`` events of the seeded corpus (:mod:`event_corpus`, about
 fifteen traits each) into a new PostgreSQL database through
 ``record_events`` in batches of ``--batch-size``, serves the API with uvicorn
-on a loopback port (``auth_strategy = keystone``) after an ``ANALYZE``, and times ``--requests``
+on a loopback port after an ``ANALYZE``, and times ``--requests``
 HTTP requests per query shape with httpx, each with a different value drawn
 from the stored events. Prints p50/p90/p99 in milliseconds.
 
@@ -11,7 +11,11 @@ from the stored events. Prints p50/p90/p99 in milliseconds.
     python benchmarks/api_latency.py --url postgresql+psycopg://.../db  # reuse a loaded one
 
 The database is dropped at the end unless ``--keep`` is given or ``--url``
-names an existing one.
+names an existing one. Callers are identified by ``X-Bench-User-Id``,
+``X-Bench-Project-Id`` and ``X-Bench-Roles`` headers through
+:class:`TrustedHeaders`, an authenticator that exists only here: the
+benchmark measures queries and scoping, not Keystone's token validation (the
+API itself never trusts identity headers).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import httpx
 import sqlalchemy as sa
@@ -33,9 +37,37 @@ from event_corpus import events
 
 from pipeline import storage
 from pipeline.api import create_app
+from pipeline.api.auth import Identity
 from pipeline.service import prepare_service
 
 ADMIN = {"X-User-Id": "bench", "X-Project-Id": "admin-project", "X-Roles": "admin"}
+
+
+class TrustedHeaders:
+    """Benchmark-only authenticator: the identity headers are the identity."""
+
+    strategy = "keystone"  # the Keystone scoping rules, without a Keystone
+    sign_in_fields: tuple[str, ...] = ()
+    challenge: Mapping[str, str] = {}
+
+    async def from_headers(self, headers: object, method: str, path: str) -> Identity:
+        get = headers.get  # type: ignore[attr-defined]
+        roles = frozenset(r.strip().lower() for r in get("x-bench-roles", "").split(","))
+        return Identity(get("x-bench-user-id"), get("x-bench-project-id"), roles, "keystone")
+
+    async def from_session(self, *_: object) -> None:
+        return None
+
+    async def sign_in(self, *_: object) -> None:
+        raise NotImplementedError
+
+    async def sign_out(self, *_: object) -> None:
+        return None
+
+
+def bench_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The identity headers under names the API's header stripping leaves alone."""
+    return {"X-Bench-" + name[2:]: value for name, value in headers.items()}
 
 
 @contextlib.contextmanager
@@ -100,7 +132,8 @@ def samples_from_api(base: str) -> dict[str, list[str]]:
                                      "scope": []}
     params = {"q.field": "all_tenants", "q.value": "true", "limit": "1000",
               "sort": "message_id:asc"}
-    found = httpx.get(f"{base}/v2/events", params=params, headers=ADMIN, timeout=60).json()
+    found = httpx.get(f"{base}/v2/events", params=params, headers=bench_headers(ADMIN),
+                      timeout=60).json()
     for event in found:
         traits = {t["name"]: t["value"] for t in event["traits"]}
         samples["project_id"].append(traits["project_id"])
@@ -136,8 +169,8 @@ def serve(url: str) -> Iterator[str]:
     """The API over ``url`` under uvicorn in a thread; yields its base URL."""
     conf = prepare_service([], config_files=[])
     conf.set_override("connection", url, group="database")
-    server = uvicorn.Server(uvicorn.Config(create_app(conf), host="127.0.0.1", port=0,
-                                           log_level="warning"))
+    app = create_app(conf, auth=TrustedHeaders())  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -159,7 +192,8 @@ def measure(base: str, samples: dict[str, list[str]], requests: int) -> None:
             for attempt in range(requests + 5):
                 params, headers = make(rng)  # type: ignore[operator]
                 started = time.perf_counter()
-                response = client.get("/v2/events", params=params, headers=headers)
+                response = client.get("/v2/events", params=params,
+                                      headers=bench_headers(headers))
                 elapsed = (time.perf_counter() - started) * 1000
                 if response.status_code != 200:
                     raise SystemExit(f"{name}: HTTP {response.status_code} {response.text}")

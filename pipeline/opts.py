@@ -356,15 +356,72 @@ API_OPTS: list[cfg.Opt] = [
             (
                 "keystone",
                 (
-                    "trust X-User-Id/X-Project-Id/X-Roles set by "
-                    "keystonemiddleware in front of the API"
+                    "validate each request's X-Auth-Token in-process with "
+                    "keystonemiddleware's auth_token ([keystone_authtoken] options); "
+                    "the tickets page signs in against Keystone"
                 ),
             ),
-            ("noauth", "no access control; development only"),
+            (
+                "basic",
+                (
+                    "users of htpasswd_file (bcrypt hashes) are admins: HTTP Basic "
+                    "for the API, a sign-in form for the tickets page"
+                ),
+            ),
+            (
+                "noauth",
+                (
+                    "no access control, every caller is an admin; refused on a "
+                    "non-loopback host unless allow_noauth_on_any_address"
+                ),
+            ),
         ],
-        help="How requests are authorised.",
+        help="How callers are authenticated. Identity headers a client sends "
+        "(X-User-Id, X-Roles, ...) are never trusted: with keystone only what "
+        "auth_token derives from a valid token counts.",
+    ),
+    cfg.StrOpt(
+        "htpasswd_file",
+        default=None,
+        help="auth_strategy = basic: an htpasswd file of user:bcrypt-hash lines "
+        "(htpasswd -B); every user in it is an admin. Re-read when it changes.",
+    ),
+    cfg.BoolOpt(
+        "allow_noauth_on_any_address",
+        default=False,
+        help="Let auth_strategy = noauth serve on a non-loopback host; "
+        "everyone who can reach the port can then read and delete everything.",
+    ),
+    cfg.StrOpt(
+        "session_secret",
+        default=None,
+        secret=True,
+        help="Key that encrypts and signs the tickets page's session cookies "
+        "and CSRF tokens: a long random string, the same on every API process "
+        "behind one address. Unset: a random key per process, so sessions end "
+        "when it restarts.",
+    ),
+    cfg.IntOpt(
+        "session_lifetime",
+        default=3600,
+        min=60,
+        help="Seconds a tickets page session lasts; a Keystone session also "
+        "ends when its token expires.",
     ),
 ]
+
+
+def list_keystone_authtoken_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """The password plugin's ``[keystone_authtoken]`` options, for the sample.
+
+    keystonemiddleware lists its own options (namespace
+    ``keystonemiddleware.auth_token``) but not those of the auth plugin it
+    loads to talk to Keystone; ``auth_type = password`` is the usual one.
+    keystoneauth1 is imported here only, when the sample is generated.
+    """
+    from keystoneauth1 import loading
+
+    return [("keystone_authtoken", loading.get_auth_plugin_conf_options("password"))]
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:

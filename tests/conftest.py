@@ -9,6 +9,7 @@ from oslo_config import cfg
 
 from pipeline.service import prepare_service
 from tests import servers
+from tests.keystone_server import Keystone, KeystoneWorld, keystone_server, make_world
 
 
 @pytest.fixture
@@ -22,6 +23,19 @@ def mongodb_server_url() -> Iterator[str]:
     """One MongoDB-protocol server for the whole test session."""
     with servers.mongodb_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def keystone() -> Iterator[Keystone]:
+    """One real Keystone for the whole test session (see tests/keystone_server.py)."""
+    with keystone_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def keystone_world(keystone: Keystone) -> KeystoneWorld:
+    """Projects p1, p2 and the people of tests/keystone_server.PEOPLE, once per session."""
+    return make_world(keystone)
 
 
 def pytest_configure(config: pytest.Config) -> None:

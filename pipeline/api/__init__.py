@@ -13,11 +13,14 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from oslo_config import cfg
 
+    from pipeline.api.gate import Authenticator
     from pipeline.storage import Connection
 
 
-def create_app(conf: cfg.ConfigOpts, conn: Connection | None = None) -> FastAPI:
+def create_app(
+    conf: cfg.ConfigOpts, conn: Connection | None = None, auth: Authenticator | None = None
+) -> FastAPI:
     """See :func:`pipeline.api.app.create_app`."""
     from pipeline.api.app import create_app as build
 
-    return build(conf, conn)
+    return build(conf, conn, auth)

@@ -4,10 +4,12 @@ The storage connection is opened when the server starts the application
 (FastAPI lifespan) and closed when it stops; one connection object serves
 every request (the SQLAlchemy engine pools connections and is thread-safe).
 
-Errors are answered in Panko's shape (``{"error_message": {"faultstring":
-...}}``): malformed input is 400 — never 500 —, missing rights 403, unknown
-items 404, a storage driver without the needed capability 501 and storage
-that cannot be reached 503.
+Around the routes, from the outside in: security headers on every answer
+(:mod:`~pipeline.api.hardening`), authentication of every request outside
+:data:`PUBLIC_PATHS` by the ``[api] auth_strategy`` (:mod:`~pipeline.api.gate`),
+and the tickets page's CSRF nonce (:mod:`~pipeline.api.csrf`). What an
+authenticated caller may do is the policy's (:mod:`~pipeline.api.policy`).
+Errors are answered in Panko's shape (:mod:`~pipeline.api.faults`).
 """
 
 from __future__ import annotations
@@ -17,86 +19,73 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from oslo_config import cfg
-from starlette.exceptions import HTTPException
 
 from pipeline import __version__, storage
-from pipeline.api import events, page, tickets
-from pipeline.api.auth import Forbidden
-from pipeline.api.query import BadRequest
-from pipeline.exceptions import InvalidQuery, MissingCapability, NotFound, StorageUnavailable
+from pipeline.api import events, faults, login, page, tickets
+from pipeline.api.csrf import CsrfNonce
+from pipeline.api.gate import Authenticator, Gate
+from pipeline.api.hardening import SecurityHeaders
+from pipeline.api.noauth import NoAuth, check_listen_address
+from pipeline.api.policy import Policy
+from pipeline.api.sessions import SessionCodec
 from pipeline.storage import Capability, Connection
 
 LOG = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+#: Paths anyone may reach without credentials: probes, metrics, the API's
+#: description and the sign-in form. Everything else is authenticated.
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/login",
+    }
+)
+PUBLIC_PREFIXES = ("/static/",)
 
 
-def error(status: int, message: str) -> JSONResponse:
-    """A JSON error response in Panko's shape."""
-    fault = "Client" if status < 500 else "Server"
-    body = {"error_message": {"faultstring": message, "faultcode": fault, "debuginfo": None}}
-    return JSONResponse(body, status_code=status)
+def authenticator(conf: cfg.ConfigOpts) -> Authenticator:
+    """The authenticator of ``[api] auth_strategy``."""
+    strategy = conf.api.auth_strategy
+    if strategy == "keystone":
+        from pipeline.api.keystone import Keystone
+
+        return Keystone(conf)
+    if strategy == "basic":
+        from pipeline.api.basic import Basic
+
+        return Basic(conf)
+    return NoAuth()
 
 
-def _validation_message(err: RequestValidationError) -> str:
-    parts = []
-    for item in err.errors():
-        where = ".".join(str(part) for part in item.get("loc", ()) if part != "query")
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
-    return "Invalid input: " + "; ".join(parts)
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def bad_request(_: Request, err: Exception) -> JSONResponse:
-        return error(400, str(err))
-
-    async def invalid_params(_: Request, err: Exception) -> JSONResponse:
-        assert isinstance(err, RequestValidationError)
-        return error(400, _validation_message(err))
-
-    async def forbidden(_: Request, err: Exception) -> JSONResponse:
-        return error(403, str(err))
-
-    async def not_found(_: Request, err: Exception) -> JSONResponse:
-        return error(404, str(err))
-
-    async def http_error(_: Request, err: Exception) -> JSONResponse:
-        assert isinstance(err, HTTPException)
-        return error(err.status_code, str(err.detail))
-
-    async def not_capable(_: Request, err: Exception) -> JSONResponse:
-        return error(501, str(err))
-
-    async def unavailable(_: Request, err: Exception) -> JSONResponse:
-        LOG.warning("storage unavailable: %s", err)
-        return error(503, f"storage unavailable: {err}")
-
-    app.add_exception_handler(BadRequest, bad_request)
-    app.add_exception_handler(InvalidQuery, bad_request)
-    app.add_exception_handler(RequestValidationError, invalid_params)
-    app.add_exception_handler(Forbidden, forbidden)
-    app.add_exception_handler(NotFound, not_found)
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(MissingCapability, not_capable)
-    app.add_exception_handler(StorageUnavailable, unavailable)
-
-
-def create_app(conf: cfg.ConfigOpts, conn: Connection | None = None) -> FastAPI:
+def create_app(
+    conf: cfg.ConfigOpts,
+    conn: Connection | None = None,
+    auth: Authenticator | None = None,
+) -> FastAPI:
     """The API and tickets page over ``[database] connection`` (or ``conn``).
 
     A given ``conn`` is used as is and left open at shutdown (its owner
     closes it); otherwise the connection is opened at start-up and closed at
-    shutdown.
+    shutdown. ``auth`` replaces the authenticator of ``[api]
+    auth_strategy``, for programs embedding the API (a benchmark, a test).
+    Raises ConfigError for a configuration that cannot be served safely
+    (noauth on a non-loopback ``[api] host``, basic without its file).
     """
-    noauth = conf.api.auth_strategy == "noauth"
+    check_listen_address(conf, conf.api.host)
+    gatekeeper = auth or authenticator(conf)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if noauth:
+        if gatekeeper.strategy == "noauth":
             LOG.warning(
                 "[api] auth_strategy = noauth: EVERY caller is an admin and sees "
                 "every event and ticket. Use this for development only."
@@ -118,12 +107,25 @@ def create_app(conf: cfg.ConfigOpts, conn: Connection | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.conf = conf
-    app.state.noauth = noauth
+    app.state.authenticator = gatekeeper
+    app.state.policy = Policy(conf)
+    app.state.sessions = SessionCodec(conf.api.session_secret, conf.api.session_lifetime)
     if conn is not None:  # usable even by a server that skips the lifespan events
         app.state.conn = conn
-    _install_error_handlers(app)
+    faults.install_error_handlers(app)
     app.include_router(events.router)
     app.include_router(tickets.router)
     app.include_router(page.router)
+    app.include_router(login.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Added last = runs first: headers, then authentication, then the nonce.
+    app.add_middleware(CsrfNonce)
+    app.add_middleware(
+        Gate,
+        authenticator=gatekeeper,
+        codec=app.state.sessions,
+        public_paths=PUBLIC_PATHS,
+        public_prefixes=PUBLIC_PREFIXES,
+    )
+    app.add_middleware(SecurityHeaders)
     return app

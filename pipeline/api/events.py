@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from pipeline.api import policy
 from pipeline.api import query as q
-from pipeline.api.auth import Identity, identity
+from pipeline.api.auth import CallerDep
 from pipeline.api.schemas import (
     Capabilities,
     EventOut,
@@ -25,7 +26,7 @@ from pipeline.storage import Capability, Connection, EventFilter
 
 router = APIRouter(prefix="/v2", tags=["events (Panko v2)"])
 
-Caller = Annotated[Identity, Depends(identity)]
+RBAC_FAILED = "RBAC Authorization Failed"
 Strings = list[str]
 
 
@@ -41,7 +42,7 @@ Conn = Annotated[Connection, Depends(connection)]
 @router.get("/events", response_model=list[EventOut])
 def list_events(
     request: Request,
-    caller: Caller,
+    caller: CallerDep,
     conn: Conn,
     q_field: Annotated[Strings, Query(alias="q.field")] = [],  # noqa: B006 - FastAPI idiom
     q_op: Annotated[Strings, Query(alias="q.op")] = [],  # noqa: B006
@@ -59,7 +60,7 @@ def list_events(
     ``sort`` items are ``key:dir`` with keys generated/message_id;
     ``marker`` is the message id of the last event of the previous page.
     """
-    caller.require_context()
+    caller.require(policy.EVENTS_INDEX, RBAC_FAILED)
     conf = request.app.state.conf
     event_filter = q.build_filter(q_field, q_op, q_type, q_value, caller.scope())
     pages = q.pagination(
@@ -72,9 +73,9 @@ def list_events(
 
 
 @router.get("/events/{message_id}", response_model=EventOut)
-def get_event(message_id: str, caller: Caller, conn: Conn) -> EventOut:
+def get_event(message_id: str, caller: CallerDep, conn: Conn) -> EventOut:
     """The event ``message_id``, if the caller may see it (404 otherwise)."""
-    caller.require_context()
+    caller.require(policy.EVENTS_SHOW, RBAC_FAILED)
     scoped = q.build_filter([], [], [], [], caller.scope())
     event_filter = EventFilter(
         message_id=q.check_text(message_id, "message_id"),
@@ -88,23 +89,23 @@ def get_event(message_id: str, caller: Caller, conn: Conn) -> EventOut:
 
 
 @router.get("/event_types", response_model=list[str])
-def list_event_types(caller: Caller, conn: Conn) -> list[str]:
-    """Every event type that has stored events (admin only)."""
-    caller.require_admin()
+def list_event_types(caller: CallerDep, conn: Conn) -> list[str]:
+    """Every event type that has stored events (``telemetry:event_types:index``)."""
+    caller.require(policy.EVENT_TYPES_INDEX)
     return conn.get_event_types()
 
 
 @router.get("/event_types/{event_type}", response_model=None, responses={404: {}})
-def get_event_type(event_type: str, caller: Caller) -> None:
+def get_event_type(event_type: str, caller: CallerDep) -> None:
     """Not an API: always 404, as in Panko."""
-    caller.require_admin()
+    caller.require(policy.EVENT_TYPES_INDEX)
     raise HTTPException(404, f"Event type {event_type} Not Found")
 
 
 @router.get("/event_types/{event_type}/traits", response_model=list[TraitDescription])
-def list_trait_types(event_type: str, caller: Caller, conn: Conn) -> list[TraitDescription]:
-    """Name and type of every trait stored for ``event_type`` (admin only)."""
-    caller.require_admin()
+def list_trait_types(event_type: str, caller: CallerDep, conn: Conn) -> list[TraitDescription]:
+    """Name and type of every trait stored for ``event_type`` (``...:traits`` rule)."""
+    caller.require(policy.EVENT_TYPES_TRAITS)
     return [
         TraitDescription(name=item["name"], type=Trait.get_name_by_type(item["data_type"]))
         for item in conn.get_trait_types(q.check_text(event_type, "event_type"))
@@ -112,9 +113,9 @@ def list_trait_types(event_type: str, caller: Caller, conn: Conn) -> list[TraitD
 
 
 @router.get("/event_types/{event_type}/traits/{trait_name}", response_model=list[TraitOut])
-def list_traits(event_type: str, trait_name: str, caller: Caller, conn: Conn) -> list[TraitOut]:
-    """Every stored value of trait ``trait_name`` in events of ``event_type`` (admin only)."""
-    caller.require_admin()
+def list_traits(event_type: str, trait_name: str, caller: CallerDep, conn: Conn) -> list[TraitOut]:
+    """Every stored value of trait ``trait_name`` in events of ``event_type``."""
+    caller.require(policy.EVENT_TYPES_TRAITS)
     traits = conn.get_traits(
         q.check_text(event_type, "event_type"), q.check_text(trait_name, "trait name")
     )
@@ -122,8 +123,8 @@ def list_traits(event_type: str, trait_name: str, caller: Caller, conn: Conn) ->
 
 
 @router.get("/capabilities", response_model=Capabilities)
-def capabilities(conn: Conn) -> Capabilities:
-    """What this API and its storage driver support (no identity needed)."""
+def capabilities(caller: CallerDep, conn: Conn) -> Capabilities:
+    """What this API and its storage driver support (any authenticated caller)."""
     events = Capability.EVENTS in conn.capabilities
     return Capabilities(
         api={"events:query:simple": events},

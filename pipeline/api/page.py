@@ -1,9 +1,11 @@
 """The tickets page: ``GET /`` (and ``/tickets``), ``/tickets/{id}``, Solve.
 
-Server-rendered HTML (Jinja2) with plain links and forms: no JavaScript.
-Filters, order and page live in the query string, so every view can be
-bookmarked; Solve is a form POST answered with a redirect (303) back to the
-page it came from.
+Server-rendered HTML (Jinja2, autoescaped: a log message with markup shows
+as text) with plain links and forms: no JavaScript. Filters, order and page
+live in the query string, so every view can be bookmarked; Solve is a form
+POST carrying a CSRF token (:mod:`pipeline.api.csrf`), answered with a
+redirect (303) back to the page it came from. Reading needs
+``pipeline:tickets:read``, solving ``pipeline:tickets:solve``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
-from pipeline.api import presentation
-from pipeline.api.auth import Forbidden, Identity, identity
+from pipeline.api import csrf, policy, presentation
+from pipeline.api.auth import CallerDep, Forbidden
+from pipeline.api.gate import SESSION_KEY
 from pipeline.api.levels import level_name
 from pipeline.api.query import BadRequest
 from pipeline.api.tickets import (
@@ -36,12 +40,21 @@ from pipeline.models import UTC, Occurrence, Ticket
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 templates.env.filters["level_name"] = level_name
+templates.env.globals["csrf_token"] = csrf.token
 
 PER_PAGE = 25
 #: Occurrences read per ticket for its sparkline; busier tickets saturate.
 SPARK_SAMPLE = 500
 DETAIL_OCCURRENCES = 20
-Caller = Annotated[Identity, Depends(identity)]
+
+
+def signed_in(request: Request) -> str | None:
+    """The user name of the page's session, if it has one (for the sign-out form)."""
+    session = request.scope.get(SESSION_KEY)
+    return session.user if session is not None else None
+
+
+templates.env.globals["signed_in"] = signed_in
 
 
 def _error(request: Request, status: int, message: str) -> HTMLResponse:
@@ -67,7 +80,7 @@ def _row(conn: Any, ticket: Ticket, now: dt.datetime) -> dict[str, Any]:
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets_page(
     request: Request,
-    caller: Caller,
+    caller: CallerDep,
     conn: Tickets,
     app: str = "",
     status: str = "all",
@@ -77,7 +90,7 @@ def tickets_page(
 ) -> Response:
     """The list of tickets with filters, order and paging."""
     try:
-        caller.require_admin()
+        caller.require(policy.TICKETS_READ)
         filters = ticket_filters(app or None, status or None, level or None, None)
         if not 1 <= page <= 1_000_000:
             raise BadRequest(f"page must be between 1 and 1000000, got {page}")
@@ -108,10 +121,12 @@ def tickets_page(
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
-def ticket_page(request: Request, ticket_id: TicketId, caller: Caller, conn: Tickets) -> Response:
+def ticket_page(
+    request: Request, ticket_id: TicketId, caller: CallerDep, conn: Tickets
+) -> Response:
     """One ticket with its latest occurrences and their exceptions."""
     try:
-        caller.require_admin()
+        caller.require(policy.TICKETS_READ)
         ticket = conn.get_ticket(ticket_id)
         recent = conn.get_occurrences(ticket_id, "-time", DETAIL_OCCURRENCES, 0)
     except Forbidden as err:
@@ -139,27 +154,28 @@ def ticket_page(request: Request, ticket_id: TicketId, caller: Caller, conn: Tic
     )
 
 
-def _safe_next(target: str | None, default: str) -> str:
-    # Only paths of this site: never an absolute or scheme-relative URL.
+def safe_next(target: str | None, default: str) -> str:
+    """``target`` when it is a path of this site, else ``default`` (no open redirect)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
 
 
 @router.post("/tickets/{ticket_id}/solve")
-def solve_from_page(
+async def solve_from_page(
     request: Request,
     ticket_id: TicketId,
-    caller: Caller,
+    caller: CallerDep,
     conn: Tickets,
     next_url: Annotated[str | None, Query(alias="next")] = None,
 ) -> Response:
-    """Solve a ticket, then go back to the page the button was on."""
+    """Solve a ticket (form with a valid CSRF token), then go back to the page it was on."""
     try:
-        caller.require_admin()
-        conn.solve_ticket(ticket_id)
+        await csrf.checked_form(request)
+        caller.require(policy.TICKETS_SOLVE)
+        await run_in_threadpool(conn.solve_ticket, ticket_id)
     except Forbidden as err:
         return _error(request, 403, str(err))
     except NotFound as err:
         return _error(request, 404, str(err))
-    return RedirectResponse(_safe_next(next_url, f"/tickets/{ticket_id}"), status_code=303)
+    return RedirectResponse(safe_next(next_url, f"/tickets/{ticket_id}"), status_code=303)

@@ -48,12 +48,15 @@ class Scope:
 
     ``user_id``/``project_id`` set: only events whose text traits
     ``user_id`` and ``project_id`` equal them. ``admin_proj`` set: events of
-    that project or without a project. Neither: everything.
+    that project or without a project, or every event when the query asks
+    for ``all_tenants`` and ``all_tenants`` here allows it. Neither:
+    everything.
     """
 
     user_id: str | None = None
     project_id: str | None = None
     admin_proj: str | None = None
+    all_tenants: bool = True
 
     @property
     def limited(self) -> bool:
@@ -152,7 +155,7 @@ def build_filter(
         elif field == "all_tenants":
             # Only an admin's scope can widen; for anyone else it is ignored
             # rather than turned into a trait condition that matches nothing.
-            if value.strip().lower() in _TRUE:
+            if scope.all_tenants and value.strip().lower() in _TRUE:
                 admin_proj = None
         elif not field:
             raise BadRequest("q.field must not be empty")

@@ -1,7 +1,9 @@
 """Ticket endpoints, ``/v1/tickets``: list, show, occurrences, solve, delete.
 
-Every endpoint needs the admin role (or ``auth_strategy = noauth``): tickets
-hold application log records, which belong to no single project.
+Reading needs ``pipeline:tickets:read``, solving ``pipeline:tickets:solve``
+and deleting ``pipeline:tickets:delete``; by default all three are for
+admins (or anyone under ``auth_strategy = noauth``): tickets hold application
+log records, which belong to no single project.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from pipeline.api.auth import Identity, identity
+from pipeline.api import policy
+from pipeline.api.auth import Caller, CallerDep
 from pipeline.api.events import Conn
 from pipeline.api.levels import level_name, parse_level
 from pipeline.api.query import BadRequest, check_text
@@ -32,12 +35,24 @@ ORDER_KEYS = (
 STATUSES = ("open", "solved", "regressed", "all")
 
 
-def admin(caller: Annotated[Identity, Depends(identity)]) -> Identity:
-    """FastAPI dependency: the caller, who must be an admin."""
-    return caller.require_admin()
+def reader(caller: CallerDep) -> Caller:
+    """FastAPI dependency: the caller, who must pass ``pipeline:tickets:read``."""
+    return caller.require(policy.TICKETS_READ)
 
 
-Admin = Annotated[Identity, Depends(admin)]
+def solver(caller: CallerDep) -> Caller:
+    """FastAPI dependency: the caller, who must pass ``pipeline:tickets:solve``."""
+    return caller.require(policy.TICKETS_SOLVE)
+
+
+def deleter(caller: CallerDep) -> Caller:
+    """FastAPI dependency: the caller, who must pass ``pipeline:tickets:delete``."""
+    return caller.require(policy.TICKETS_DELETE)
+
+
+Reader = Annotated[Caller, Depends(reader)]
+Solver = Annotated[Caller, Depends(solver)]
+Deleter = Annotated[Caller, Depends(deleter)]
 
 
 def ticket_store(conn: Conn) -> Connection:
@@ -90,7 +105,7 @@ def check_page(limit: int, offset: int, maximum: int) -> None:
 
 @router.get("/tickets", response_model=TicketList)
 def list_tickets(
-    _: Admin,
+    _: Reader,
     conn: Tickets,
     app: str | None = None,
     status: Annotated[str | None, Query(description="open, solved, regressed or all")] = None,
@@ -114,7 +129,7 @@ def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-def get_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
+def get_ticket(ticket_id: TicketId, _: Reader, conn: Tickets) -> TicketOut:
     """One ticket (404 when unknown)."""
     ticket = conn.get_ticket(ticket_id)
     return TicketOut.of(ticket, level_name(ticket.level))
@@ -123,7 +138,7 @@ def get_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
 @router.get("/tickets/{ticket_id}/occurrences", response_model=OccurrenceList)
 def list_occurrences(
     ticket_id: TicketId,
-    _: Admin,
+    _: Reader,
     conn: Tickets,
     order_by: Annotated[str, Query(description="time or -time")] = "-time",
     limit: int = 50,
@@ -141,14 +156,15 @@ def list_occurrences(
 
 
 @router.post("/tickets/{ticket_id}/solve", response_model=TicketOut)
-def solve_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> TicketOut:
+def solve_ticket(ticket_id: TicketId, _: Solver, conn: Tickets) -> TicketOut:
     """Mark a ticket solved; it reopens (regressed) when it fires again."""
     conn.solve_ticket(ticket_id)
-    return get_ticket(ticket_id, _, conn)
+    ticket = conn.get_ticket(ticket_id)
+    return TicketOut.of(ticket, level_name(ticket.level))
 
 
 @router.delete("/tickets/{ticket_id}", status_code=204, response_class=Response)
-def delete_ticket(ticket_id: TicketId, _: Admin, conn: Tickets) -> Response:
+def delete_ticket(ticket_id: TicketId, _: Deleter, conn: Tickets) -> Response:
     """Delete a ticket and its occurrences."""
     conn.delete_ticket(ticket_id)
     return Response(status_code=204)

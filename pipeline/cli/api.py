@@ -17,7 +17,14 @@ LOG = logging.getLogger(__name__)
 
 
 def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    """Run the API until interrupted, on ``[api] host``/``port`` unless overridden."""
+    """Run the API until interrupted, on ``[api] host``/``port`` unless overridden.
+
+    ConfigError (exit status 2) for noauth on a non-loopback address.
+    """
+    if args.host:  # create_app checks the address actually served
+        conf.set_override("host", args.host, group="api")
+    host = conf.api.host
+    port = args.port or conf.api.port
     try:
         import uvicorn
 
@@ -26,8 +33,6 @@ def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         app = create_app(conf)
     except ImportError as err:
         raise MissingExtra(err.name or "fastapi", "api") from err
-    host = args.host or conf.api.host
-    port = args.port or conf.api.port
     LOG.info("serving the API and the tickets page on http://%s:%d/", host, port)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=args.access_log)
     return 0

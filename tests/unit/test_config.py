@@ -44,3 +44,16 @@ def test_checked_in_sample_is_current(tmp_path: pathlib.Path) -> None:
     )
     checked_in = (ROOT / "etc/pipeline/pipeline.conf.sample").read_text()
     assert out.read_text() == checked_in, "run: tox -e genconfig (or oslo-config-generator --config-file etc/pipeline/pipeline-config-generator.conf)"
+
+
+def test_api_and_keystone_secrets_are_secret() -> None:
+    from pipeline import opts
+
+    api = {opt.name: opt for opt in opts.API_OPTS}
+    assert api["session_secret"].secret
+    authtoken = {opt.name: opt for _, group in opts.list_keystone_authtoken_opts() for opt in group}
+    assert authtoken["password"].secret
+    from keystonemiddleware.auth_token import _opts
+
+    middleware = {opt.name: opt for _, group in _opts.list_opts() for opt in group}
+    assert middleware["memcache_secret_key"].secret and middleware["memcache_password"].secret

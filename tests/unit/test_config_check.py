@@ -76,9 +76,18 @@ def test_a_value_of_the_wrong_type_is_an_error(
 def test_another_programs_section_is_only_a_warning(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, _, err = _check(tmp_path, "[keystone_authtoken]\nauth_url = http://ks\n", capsys)
+    status, _, err = _check(tmp_path, "[service_credentials]\nauth_url = http://ks\n", capsys)
     assert status == 0, err
-    assert "warning:" in err and "[keystone_authtoken] is not read by pipeline" in err
+    assert "warning:" in err and "[service_credentials] is not read by pipeline" in err
+
+
+def test_the_api_libraries_sections_are_read(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "[keystone_authtoken]\nauth_type = password\n[oslo_policy]\npolicy_file = p.yaml\n"
+    status, _, err = _check(tmp_path, text, capsys)
+    assert status == 0, err
+    assert "keystone_authtoken" not in err and "oslo_policy" not in err
 
 
 def test_a_storage_scheme_without_a_driver_is_an_error(

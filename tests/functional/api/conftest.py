@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from oslo_config import cfg
 
@@ -21,12 +27,11 @@ from pipeline.api import create_app
 from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.service import prepare_service
 from pipeline.storage import Connection
+from tests import servers
 from tests.functional.storage.databases import database_url
 
 API_DRIVERS = ["memory", "sqlite", "postgresql", "mongodb"]
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-ADMIN_P1 = {"X-User-Id": "admin-user", "X-Project-Id": "p1", "X-Roles": "admin,member"}
-USER_U1_P1 = {"X-User-Id": "u1", "X-Project-Id": "p1", "X-Roles": "member"}
 
 
 def _event(number: int, event_type: str, project: str | None, user: str | None,
@@ -45,14 +50,24 @@ def _event(number: int, event_type: str, project: str | None, user: str | None,
                  tuple(traits), extra.get("raw"))  # type: ignore[arg-type]
 
 
-#: e1..e5 at T0+5, +10, ... minutes; e4 belongs to no project.
-EVENTS = [
-    _event(1, "compute.instance.create.end", "p1", "u1", 2048),
-    _event(2, "compute.instance.create.end", "p1", "u2", 4096),
-    _event(3, "compute.instance.delete.end", "p2", "u3", 512),
-    _event(4, "identity.authenticate", None, None, 1024),
-    _event(5, "image.upload", "p2", "u1", 8192, raw={"payload": {"size": 1}}),
-]
+def make_events(ids: dict[str, str] | None = None) -> list[Event]:
+    """e1..e5 at T0+5, +10, ... minutes; e4 belongs to no project.
+
+    ``ids`` maps the names p1, p2, u1, u2, u3 to real ids (Keystone's);
+    without it the names are the ids.
+    """
+    real = (ids or {}).get
+    return [
+        _event(1, "compute.instance.create.end", real("p1", "p1"), real("u1", "u1"), 2048),
+        _event(2, "compute.instance.create.end", real("p1", "p1"), real("u2", "u2"), 4096),
+        _event(3, "compute.instance.delete.end", real("p2", "p2"), real("u3", "u3"), 512),
+        _event(4, "identity.authenticate", None, None, 1024),
+        _event(5, "image.upload", real("p2", "p2"), real("u1", "u1"), 8192,
+               raw={"payload": {"size": 1}}),
+    ]
+
+
+EVENTS = make_events()
 
 
 def ticket_records(now: dt.datetime) -> list[TicketRecord]:
@@ -84,13 +99,14 @@ def make_conf(auth_strategy: str = "noauth", **api: object) -> cfg.ConfigOpts:
 
 
 @contextlib.contextmanager
-def seeded(name: str, directory: str, request: pytest.FixtureRequest) -> Iterator[Connection]:
-    """A connection to a new database of ``name`` holding EVENTS and the tickets."""
+def seeded(name: str, directory: str, request: pytest.FixtureRequest,
+           events: list[Event] | None = None) -> Iterator[Connection]:
+    """A connection to a new database of ``name`` holding ``events`` (EVENTS) and the tickets."""
     with database_url(name, directory, request) as url:
         conn = storage.get_connection(url, make_conf())
         try:
             conn.upgrade()
-            assert not conn.record_events(EVENTS).failed
+            assert not conn.record_events(EVENTS if events is None else events).failed
             if storage.Capability.TICKETS in conn.capabilities:
                 conn.record_tickets(ticket_records(dt.datetime.now(UTC)))  # type: ignore[attr-defined]
             yield conn
@@ -133,6 +149,13 @@ def ticket_conn(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Co
         yield conn
 
 
+@pytest.fixture
+def memory_conn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Connection]:
+    """A seeded memory store, for tests of HTTP behaviour rather than storage."""
+    with seeded("memory", str(tmp_path), request) as conn:
+        yield conn
+
+
 def skip_without_tickets(conn: Connection) -> None:
     """Skip, visibly, on a driver that does not declare the tickets capability."""
     if storage.Capability.TICKETS not in conn.capabilities:
@@ -142,3 +165,37 @@ def skip_without_tickets(conn: Connection) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "ticket_conn" in metafunc.fixturenames:
         metafunc.parametrize("ticket_conn", API_DRIVERS, indirect=True)
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` under uvicorn in a thread on a free loopback port; yields its base URL."""
+    port = servers.free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def page_post(client: TestClient, path: str, form_page: str = "/tickets",
+              **kwargs: object) -> object:
+    """POST a page form the way a browser does: with the token of ``form_page``."""
+    token = csrf_token(client.get(form_page).text)
+    return client.post(path, data={"csrf_token": token}, **kwargs)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.models import UTC, TicketRecord
 from pipeline.storage import Connection
-from tests.functional.api.conftest import ADMIN_P1, USER_U1_P1, serve
+from tests.functional.api.conftest import serve
 
 
 @pytest.fixture
@@ -141,19 +141,4 @@ def test_injection_strings_are_literal_filters(client: TestClient) -> None:
     assert len(apps(client.get("/v1/tickets"))) == 3
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/v1/tickets"), ("get", "/v1/tickets/1"), ("get", "/v1/tickets/1/occurrences"),
-    ("post", "/v1/tickets/1/solve"), ("delete", "/v1/tickets/1"),
-])
-def test_tickets_need_the_admin_role(ticket_conn: Connection, method: str, path: str) -> None:
-    with serve(ticket_conn, "keystone") as client:
-        assert client.request(method, path).status_code == 403
-        refused = client.request(method, path, headers=USER_U1_P1)
-        assert refused.status_code == 403
-        assert "Not Authorized" in refused.json()["error_message"]["faultstring"]
-    assert apps(serve_list(ticket_conn)) == ["nova", "web", "glance"]
-
-
-def serve_list(conn: Connection) -> object:
-    with serve(conn, "keystone") as client:
-        return client.get("/v1/tickets", headers=ADMIN_P1)
+# Access rules with real tokens: tests/functional/api/test_keystone.py
