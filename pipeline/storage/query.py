@@ -26,6 +26,7 @@ from typing import Any
 
 from pipeline.exceptions import InvalidQuery
 from pipeline.models import Event, Trait, parse_datetime
+from pipeline.storage.limits import text_problem
 
 #: The one operator table: name -> Python comparison (drivers map the names).
 OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
@@ -137,6 +138,7 @@ def trait_condition(spec: Mapping[str, Any]) -> TraitCondition:
     name = spec.get("key")
     if not isinstance(name, str) or not name:
         raise InvalidQuery(f"trait filter needs a 'key': {dict(spec)!r}")
+    checked_text(name, "trait filter key")
     op = spec.get("op") or "eq"
     if op not in OPERATORS:
         raise InvalidQuery(
@@ -155,7 +157,22 @@ def trait_condition(spec: Mapping[str, Any]) -> TraitCondition:
         value = Trait.convert_value(dtype, spec[typed[0]])
     except ValueError as err:
         raise InvalidQuery(f"trait filter {name!r}: {err}") from None
+    if dtype == Trait.TEXT_TYPE:
+        checked_text(value, f"trait filter {name!r} value")
     return TraitCondition(name, dtype, op, value)
+
+
+def checked_text(value: Any, what: str) -> Any:
+    """``value`` if every driver can compare it; :class:`InvalidQuery` if not.
+
+    Text no driver can store (NUL, surrogates: :mod:`pipeline.storage.limits`)
+    would otherwise raise a different error on each database.
+    """
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            raise InvalidQuery(f"{what} {problem}")
+    return value
 
 
 def _sort(pagination: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -199,10 +216,10 @@ def build_event_query(
     return EventQuery(
         start=_timestamp(event_filter.start_timestamp, "start_timestamp"),
         end=_timestamp(event_filter.end_timestamp, "end_timestamp"),
-        event_type=event_filter.event_type,
-        message_id=event_filter.message_id,
+        event_type=checked_text(event_filter.event_type, "event_type"),
+        message_id=checked_text(event_filter.message_id, "message_id"),
         traits=tuple(trait_condition(spec) for spec in event_filter.traits_filter or ()),
-        admin_proj=event_filter.admin_proj,
+        admin_proj=checked_text(event_filter.admin_proj, "admin_proj"),
         limit=_limit(pagination),
         sort=_sort(pagination),
     )

@@ -1,9 +1,10 @@
 """A batch of ticket records checked and grouped for storage (drivers write groups).
 
 :func:`check_record` validates one :class:`~pipeline.models.TicketRecord` the
-same way for every driver (lengths the SQL schema holds, no NUL in text,
-JSON-safe data, an occurrence key of at most 255 characters) and returns
-its data as JSON text, serialised once; :func:`group_records` makes one
+same way for every driver (lengths the SQL schema holds, no NUL or
+surrogate in text: :mod:`pipeline.storage.limits`; JSON-safe data of at
+most 4 MiB, an occurrence key of at most 255 characters) and returns its
+data as JSON text, serialised once; :func:`group_records` makes one
 :class:`TicketGroup` per ``(app_id, record_hash)``, sorted by that pair so
 that concurrent writers lock rows in the same order, gives a record without
 an occurrence key a fresh one and keeps only the first record of each key
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.models import TicketRecord
+from pipeline.storage.limits import encodable, text_problem
 
 #: Longest values the SQL schema stores (checked for every driver alike).
 MAX_LENGTHS = {"record_hash": 64, "app_id": 80, "channel": 255, "location": 512, "module": 255}
@@ -30,6 +32,8 @@ _HASH_MAX, _APP_MAX, _CHANNEL_MAX, _LOCATION_MAX, _MODULE_MAX = (
 #: Longest occurrence key (an AMQP message id is at most 255 bytes).
 KEY_MAX = 255
 _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+#: For data holding surrogates, which only a \u escape can carry in UTF-8 text.
+_DUMPS_ESCAPED = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +72,9 @@ def _explain(record: Any) -> None:
             raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         if len(value) > longest:
             raise ValueError(f"{name} is longer than {longest} characters")
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            raise ValueError(f"{name} contains a NUL character")
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(f"{name} {problem}")
     if isinstance(record.level, bool) or not isinstance(record.level, int):
         raise TypeError(f"level must be an integer, got {record.level!r}")
     if not isinstance(record.data, dict):
@@ -77,8 +82,9 @@ def _explain(record: Any) -> None:
     key = record.occurrence_key
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= KEY_MAX):
         raise ValueError(f"occurrence_key must be None or 1 to {KEY_MAX} characters, got {key!r}")
-    if key is not None and "\x00" in key:
-        raise ValueError("occurrence_key contains a NUL character")
+    problem = None if key is None else text_problem(key)
+    if problem is not None:
+        raise ValueError(f"occurrence_key {problem}")
 
 
 def check_record(record: Any) -> str:
@@ -101,24 +107,28 @@ def check_record(record: Any) -> str:
         )
         and type(record.level) is int
         and type(record.data) is dict
-        and "\x00" not in record.channel
-        and "\x00" not in record.location
-        and (record.module is None or "\x00" not in record.module)
-        and "\x00" not in record.app_id
-        and "\x00" not in record.record_hash
+        and text_problem(record.channel) is None
+        and text_problem(record.location) is None
+        and (record.module is None or text_problem(record.module) is None)
+        and text_problem(record.app_id) is None
+        and text_problem(record.record_hash) is None
         and (
             record.occurrence_key is None
             or (
                 type(record.occurrence_key) is str
                 and 0 < len(record.occurrence_key) <= KEY_MAX
-                and "\x00" not in record.occurrence_key
+                and text_problem(record.occurrence_key) is None
             )
         )
     )
     if not valid:
         _explain(record)
     try:
-        return _DUMPS(record.data)
+        text = _DUMPS(record.data)
+        # Text of a JSON "\ud800" escape is kept, escaped again: the SQL
+        # drivers could not encode it raw, and MongoDB keeps such data as
+        # JSON text too. Reading it back gives the same data.
+        return text if encodable(text) else _DUMPS_ESCAPED(record.data)
     except (TypeError, ValueError) as err:
         raise ValueError(f"data is not JSON-safe: {err}") from None
 

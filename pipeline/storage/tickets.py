@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 from pipeline.exceptions import InvalidQuery, MissingCapability, TicketNotFound
 from pipeline.models import Occurrence, Ticket, TicketRecord, TicketResult, TicketStatus, to_utc
+from pipeline.storage.query import checked_text
 from pipeline.storage.ticket_batch import (
     TicketGroup,
     check_record,
@@ -258,7 +259,11 @@ class TicketStore:
         if since is not None and not isinstance(since, dt.datetime):
             raise InvalidQuery(f"since must be a datetime, got {since!r}")
         return TicketQuery(
-            app_id, _status(status), level, channel, None if since is None else to_utc(since)
+            checked_text(app_id, "app_id"),
+            _status(status),
+            level,
+            checked_text(channel, "channel"),
+            None if since is None else to_utc(since),
         )
 
     def get_ticket(self, ticket_id: int) -> Ticket:

@@ -49,6 +49,18 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+class _TooLarge(Exception):
+    """The server refused the statement of event ``message_id`` as too large."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.reason = (
+            "the server refused the event's statement as larger than its "
+            "max_allowed_packet (MySQL error 1153)"
+        )
+
+
 class EventStorage:
     """Event half of the driver; mixed into :class:`Connection`.
 
@@ -72,7 +84,23 @@ class EventStorage:
             return self._write_one_by_one(events)
 
     def _write_one_by_one(self, events: Sequence[Event]) -> RecordResult:
-        """Each event in its own SAVEPOINT, so a bad one is reported, not fatal."""
+        """Each event in its own SAVEPOINT, so a bad one is reported, not fatal.
+
+        An event whose statement was too large for the server (MySQL error
+        1153) costs the connection and with it the transaction: it is
+        refused, and the others are written again without it.
+        """
+        refused: dict[str, str] = {}
+        while True:
+            try:
+                result = self._savepoint_each([e for e in events if e.message_id not in refused])
+            except _TooLarge as too_large:
+                refused[too_large.message_id] = too_large.reason
+                continue
+            result.failed.update(refused)
+            return result
+
+    def _savepoint_each(self, events: Sequence[Event]) -> RecordResult:
         result = RecordResult()
         with self._writing() as conn, conn.begin():
             for item in events:
@@ -81,6 +109,8 @@ class EventStorage:
                     result.merge(writer.write_batch(conn, [item]))
                     savepoint.commit()
                 except exc.DBAPIError as err:
+                    if engines.is_packet_too_large(err):  # the connection is gone
+                        raise _TooLarge(item.message_id) from err
                     savepoint.rollback()
                     if not engines.is_row_error(err):
                         raise

@@ -77,7 +77,22 @@ def create_engine(url: str) -> sa.Engine:
         raise ConfigError(f"storage URL {dress_url(url)!r}: {err}") from None
     if backend == "sqlite":
         _tune_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+    if backend in ("mysql", "mariadb"):
+        sa_event.listen(engine, "handle_error", _packet_too_large_hangs_up)
     return engine
+
+
+def _packet_too_large_hangs_up(context: sa.engine.ExceptionContext) -> None:
+    """Tell SQLAlchemy that a statement over max_allowed_packet lost the connection.
+
+    The server closes it after error 1153; treated as a disconnect, the
+    connection is dropped at once instead of failing again on ROLLBACK with
+    2006 "server has gone away", which would hide the 1153. The rest of the
+    pool is fine.
+    """
+    if is_packet_too_large(context.original_exception):
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
 
 
 def _tune_sqlite(engine: sa.Engine, in_memory: bool) -> None:
@@ -136,13 +151,27 @@ _MYSQL_TRANSIENT = frozenset(
 _MYSQL_ROW_ERRORS = frozenset({1264, 1292, 1366, 1406, 3819, 4025})
 
 
+#: MySQL/MariaDB: "Got a packet bigger than 'max_allowed_packet' bytes". The
+#: statement can never succeed, and the server closes the connection.
+MYSQL_PACKET_TOO_LARGE = 1153
+
+
 def _mysql_errno(err: exc.DBAPIError) -> int | None:
     args = getattr(err.orig, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
+def is_packet_too_large(err: BaseException) -> bool:
+    """True for MySQL/MariaDB error 1153 (a DBAPI error, or SQLAlchemy's wrapping one)."""
+    orig = err.orig if isinstance(err, exc.DBAPIError) else err
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] == MYSQL_PACKET_TOO_LARGE
+
+
 def is_transient(err: exc.DBAPIError) -> bool:
     """True when retrying later may succeed (the database is unavailable)."""
+    if is_packet_too_large(err):  # the server hung up, but because of the statement
+        return False
     if err.connection_invalidated or isinstance(err, exc.InterfaceError):
         return True
     errno = _mysql_errno(err)
@@ -156,10 +185,14 @@ def is_transient(err: exc.DBAPIError) -> bool:
 
 
 def is_row_error(err: exc.DBAPIError) -> bool:
-    """True when the values of some row were rejected (retry without that row)."""
+    """True when the values of some row were rejected (retry without that row).
+
+    A statement too large for the server counts: one row of it may be.
+    """
     if isinstance(err, (exc.IntegrityError, exc.DataError)):
         return True
-    return _mysql_errno(err) in _MYSQL_ROW_ERRORS
+    errno = _mysql_errno(err)
+    return errno in _MYSQL_ROW_ERRORS or errno == MYSQL_PACKET_TOO_LARGE
 
 
 @contextlib.contextmanager

@@ -4,14 +4,15 @@ Per batch, inside the caller's transaction: one SELECT (and, for new names,
 one INSERT plus one SELECT) resolves event types; one multi-row INSERT that
 skips existing message ids returns the ids of the events it stored; one
 executemany per trait table stores the traits. The number of round trips does
-not grow with the batch.
+not grow with the batch, except on MySQL/MariaDB, where statements are split
+to stay under the server's ``max_allowed_packet`` and an event too large for
+it fails alone (:mod:`.packet`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,15 +21,17 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.exceptions import ConfigError, StorageUnavailable
-from pipeline.models import Event, Trait, to_utc
+from pipeline.models import Event, to_utc
 from pipeline.storage.base import RecordResult
+from pipeline.storage.impl_sqlalchemy import packet
+from pipeline.storage.impl_sqlalchemy.engine import is_packet_too_large
 from pipeline.storage.impl_sqlalchemy.schema import (
     MYSQL_DIALECTS,
-    NAME_LENGTH,
     TRAIT_TABLES,
     event,
     event_type,
 )
+from pipeline.storage.limits import encodable
 
 
 def insert_skipping(conn: sa.Connection, table: sa.Table, unique: str) -> Any:
@@ -52,23 +55,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _problem(event: Event) -> tuple[str | None, str | None]:
-    """(reason the event cannot be stored or None, raw as JSON text)."""
-    for what, text in (("message_id", event.message_id), ("event_type", event.event_type)):
-        if len(text) > NAME_LENGTH:
-            return f"{what} longer than {NAME_LENGTH} characters", None
-    for trait in event.traits:
-        if len(trait.name) > NAME_LENGTH:
-            return f"trait name {trait.name[:40]!r}... longer than {NAME_LENGTH} characters", None
-        if trait.dtype == Trait.FLOAT_TYPE and not math.isfinite(trait.value):
-            # MySQL cannot store them and SQLite turns NaN into NULL.
-            return f"trait {trait.name!r}: {trait.value!r} is not a finite float", None
+def _raw_json(event: Event) -> tuple[str | None, str | None]:
+    """(reason the event's raw cannot be stored or None, raw as JSON text or None).
+
+    Names, lengths and text were checked above the drivers
+    (:mod:`pipeline.storage.limits`); ``raw`` is stored as given, so text
+    decoded from a JSON ``"\ud800"`` escape is escaped again, the only way
+    UTF-8 text can carry it.
+    """
     if event.raw is None:
         return None, None
     try:
-        return None, json.dumps(event.raw, default=_json_default, ensure_ascii=False)
+        text = json.dumps(event.raw, default=_json_default, ensure_ascii=False)
+        if not encodable(text):
+            text = json.dumps(event.raw, default=_json_default)
     except (TypeError, ValueError) as err:
         return f"raw is not JSON serialisable: {err}", None
+    return None, text
 
 
 def event_type_ids(conn: sa.Connection, names: set[str]) -> dict[str, int]:
@@ -136,10 +139,13 @@ def write_batch(conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
     result = RecordResult()
     rows: list[dict[str, Any]] = []
     accepted: list[Event] = []
+    limit = packet.packet_limit(conn)
     # Rows go in message id order so that concurrent writers of overlapping
     # batches take unique-key locks in the same order and cannot deadlock.
     for item in sorted(events, key=lambda candidate: candidate.message_id):
-        reason, raw = _problem(item)
+        reason, raw = _raw_json(item)
+        if reason is None and limit is not None:
+            reason = packet.oversized(conn, item, raw, limit)
         if reason is not None:
             result.failed[item.message_id] = reason
             continue
@@ -150,7 +156,9 @@ def write_batch(conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
     type_ids = event_type_ids(conn, {item.event_type for item in accepted})
     for row, item in zip(rows, accepted, strict=True):
         row["event_type_id"] = type_ids[item.event_type]
-    inserted = _insert_events(conn, rows)
+    inserted: dict[str, int] = {}
+    for part in [rows] if limit is None else packet.chunks(rows, limit):
+        inserted.update(_insert_events(conn, list(part)))
     skipped = [item.message_id for item in accepted if item.message_id not in inserted]
     stored_before = set(_stored_ids(conn, skipped)) if skipped else set()
     for message_id in skipped:
@@ -204,14 +212,24 @@ def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str
         params = [tuple(row[i] for i in order) for row in rows] if order != [0, 1, 2] else rows
     else:
         params = [{"event_id": pk, "key": key, "value": value} for pk, key, value in rows]
-    _driver_call(conn, compiled.string, lambda cursor: cursor.executemany(compiled.string, params))
+    limit = packet.packet_limit(conn)
+
+    def insert(cursor: Any) -> None:
+        if limit is not None and hasattr(cursor, "max_stmt_length"):
+            # MySQL clients join the rows into statements of this many bytes.
+            cursor.max_stmt_length = min(cursor.max_stmt_length, limit - packet.SLACK)
+        cursor.executemany(compiled.string, params)
+
+    _driver_call(conn, compiled.string, insert)
 
 
 def _driver_call(conn: sa.Connection, statement: str, call: Callable[[Any], Any]) -> None:
     """Run ``call(cursor)`` on the DBAPI connection of ``conn``'s transaction.
 
     Errors are raised by the driver, not through SQLAlchemy: wrap them the
-    same way so the caller's error handling sees SQLAlchemy's classes.
+    same way so the caller's error handling sees SQLAlchemy's classes, and
+    drop the connection a statement too large for the server cost us (as
+    :mod:`.engine` has SQLAlchemy do for its own statements).
     """
     dbapi = conn.dialect.loaded_dbapi
     try:
@@ -221,6 +239,8 @@ def _driver_call(conn: sa.Connection, statement: str, call: Callable[[Any], Any]
         finally:
             cursor.close()
     except dbapi.Error as err:
+        if is_packet_too_large(err):
+            conn.invalidate(err)
         raise exc.DBAPIError.instance(statement, None, err, dbapi.Error) from err
 
 

@@ -1,0 +1,80 @@
+"""The text every storage driver accepts, stated once for events, tickets and queries.
+
+Every driver must accept and refuse exactly the same values. The databases
+differ: PostgreSQL text cannot hold NUL; no SQL database (and no BSON
+string) holds a surrogate code point, which is what a JSON ``"\\ud800"``
+escape in a notification decodes to and UTF-8 cannot encode; the SQL
+columns for names hold 255 characters; MongoDB stores documents of up to
+16 MiB and MariaDB statements of up to its ``max_allowed_packet`` (16 MiB by
+default). So the shared validation, above the drivers, refuses:
+
+* NUL (U+0000) and surrogates (U+D800-U+DFFF) in any text that is stored or
+  compared: message ids, event types, trait names, text trait values, ticket
+  fields and filter values (JSON data such as ``raw`` or ticket data keeps
+  them: JSON text escapes both);
+* message ids, event types and trait names longer than :data:`NAME_LENGTH`
+  characters;
+* events whose text (message id, event type, trait names and text values)
+  adds up to more than :data:`MAX_EVENT_TEXT_BYTES` bytes of UTF-8, which
+  leaves room for the raw notification in MongoDB's 16 MiB document and fits
+  MariaDB's default packet even with every character escaped.
+
+The checks are O(length) and nearly free for ASCII text.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Longest message id, event type and trait name, in characters (the SQL column size).
+NAME_LENGTH = 255
+#: Most UTF-8 bytes of text one event may carry (see the module docstring).
+MAX_EVENT_TEXT_BYTES = 4 * 1024 * 1024
+
+NUL_PROBLEM = "contains a NUL character (U+0000)"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_problem(text: str) -> str | None:
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return (
+        f"contains U+{ord(found.group()):04X}, a lone surrogate: "
+        "not Unicode text (UTF-8 cannot encode it)"
+    )
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or compared by every driver, or None.
+
+    The answer completes a sentence whose subject names the value
+    (``"channel " + problem``).
+    """
+    if "\x00" in text:
+        return NUL_PROBLEM
+    if text.isascii():  # O(1): CPython flags ASCII strings
+        return None
+    return _surrogate_problem(text)
+
+
+def name_problem(text: str) -> str | None:
+    """:func:`text_problem`, plus the :data:`NAME_LENGTH` limit."""
+    if len(text) > NAME_LENGTH:
+        return f"is longer than {NAME_LENGTH} characters"
+    return text_problem(text)
+
+
+def encodable(text: str) -> bool:
+    """True when UTF-8 can encode ``text`` (it holds no surrogate).
+
+    For text that may hold them legitimately, escaped: JSON of ``raw`` and
+    ticket data. Encoding is a faster scan than a regular expression.
+    """
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
