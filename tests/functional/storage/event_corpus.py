@@ -15,7 +15,11 @@ exactly as Python does (the reference :func:`pipeline.storage.query.evaluate`):
   long values (over 255 characters, a few KB) sharing long prefixes;
 * message ids and event types drawn from the same collation traps, events
   with 50+ traits, one trait name stored with several types, and message
-  ids repeated inside a batch and across batches (the first write wins).
+  ids repeated inside a batch and across batches (the first write wins);
+* names of exactly 255 characters (some astral: 1020 bytes of UTF-8), and
+  events every driver must refuse alone (:func:`refused_event`): NUL or a
+  surrogate code point in a name or text value, names of 256 characters,
+  more than 4 MiB of text.
 
 The same seed always gives the same corpus and the same queries.
 """
@@ -106,14 +110,21 @@ TEXTS = [
     "ü" * 3000,
 ]
 PROJECTS = ["p1", "p2", "P1", "é"]
+#: A trait name, event type or message id prefix right at the 255-character limit.
+LONG_NAME = "ł" * 255
 EVENT_TYPES = [
     "compute.instance.create.end",
     "Compute.instance",
     "image.upload",
     "évent.ü",
     "\U0001f600.type",
+    LONG_NAME,
 ]
-_ID_PREFIXES = ["a", "B", "Z", "z", "é", "É", "_", "0", "\U0001d4b3", "a "]
+_ID_PREFIXES = ["a", "B", "Z", "z", "é", "É", "_", "0", "\U0001d4b3", "a ", "\U0001d4b3" * 252]
+#: Text no driver stores: NUL, lone surrogates (a JSON "\ud800" escape decodes
+#: to one), the two halves of U+1F600 as two code points.
+BAD_TEXTS = ["\x00", "a\x00b", "\ud800", "x\udfff", "\ud83d\ude00"]
+_MIB = 1024 * 1024
 #: Trait name -> the dtype it usually has (each is sometimes stored with another).
 NAMES = {
     "host": Trait.TEXT_TYPE,
@@ -147,6 +158,8 @@ def _traits(rng: random.Random) -> list[Trait]:
         traits.append(Trait("project_id", Trait.TEXT_TYPE, rng.choice(PROJECTS)))
     elif roll < 0.7:
         traits.append(Trait("project_id", Trait.INT_TYPE, 1))
+    if rng.random() < 0.15:
+        traits.append(Trait(LONG_NAME, Trait.TEXT_TYPE, _value(rng, Trait.TEXT_TYPE)))
     if rng.random() < 0.1:  # a wide event
         for i in range(rng.randint(50, 60)):
             dtype = rng.choice(list(POOLS))
@@ -167,11 +180,33 @@ def _event(rng: random.Random, message_id: str) -> Event:
     return Event(message_id, rng.choice(EVENT_TYPES), generated, tuple(_traits(rng)), raw)
 
 
+def refused_event(rng: random.Random, message_id: str) -> Event:
+    """An event like the others but for one thing that every driver must refuse."""
+    event = _event(rng, message_id)
+    bad = rng.choice(BAD_TEXTS)
+    where = rng.choice(["value", "name", "long name", "message_id", "event_type", "size"])
+    traits, event_type = list(event.traits), event.event_type
+    if where == "value":
+        traits.append(Trait("bad", Trait.TEXT_TYPE, f"{rng.choice(TEXTS)}{bad}"))
+    elif where == "name":
+        traits.append(Trait(f"bad{bad}", Trait.INT_TYPE, 1))
+    elif where == "long name":
+        traits.append(Trait(LONG_NAME + "ł", Trait.INT_TYPE, 1))
+    elif where == "message_id":
+        message_id += bad if rng.random() < 0.8 else LONG_NAME
+    elif where == "event_type":
+        event_type += bad if rng.random() < 0.8 else "x" * 256
+    else:  # 4 MiB of text counted in UTF-8 bytes: 2 MiB in "é" is 2 Mi characters
+        traits += [Trait("big1", Trait.TEXT_TYPE, "é" * _MIB), Trait("big2", Trait.TEXT_TYPE, "é" * _MIB)]
+    return Event(message_id, event_type, event.generated, tuple(traits), event.raw)
+
+
 def make_batches(rng: random.Random, size: int) -> list[list[Event]]:
-    """About ``size`` events in batches of 1-25, some message ids repeated.
+    """About ``size`` events in batches of 1-25, some message ids repeated, a few refused.
 
     A repeat carries different content, so a driver that lets a later copy
-    win is caught; it reuses an id from earlier in the batch or an earlier one.
+    win is caught; it reuses an id from earlier in the batch or an earlier
+    one. A refused event has an id of its own and fails alone.
     """
     ids = iter(f"{rng.choice(_ID_PREFIXES)}{i:03d}" for i in range(size))
     batches: list[list[Event]] = []
@@ -185,6 +220,8 @@ def make_batches(rng: random.Random, size: int) -> list[list[Event]]:
             batch.append(_event(rng, written[-1]))
             if rng.random() < 0.08:
                 batch.append(_event(rng, rng.choice(written)))
+            if rng.random() < 0.1:
+                batch.insert(rng.randrange(len(batch) + 1), refused_event(rng, f"r{written[-1]}"))
         remaining -= count
         batches.append(batch)
     return batches
@@ -218,7 +255,7 @@ def trait_filter(rng: random.Random, stored: Mapping[tuple[str, int], list[Any]]
     The value is often one ``stored`` under that name and type, so that
     equality and the bounds of ranges are hit, not only missed.
     """
-    name = rng.choice([*NAMES, "project_id", "k07", "missing"])
+    name = rng.choice([*NAMES, "project_id", "k07", "missing", LONG_NAME])
     dtype = NAMES.get(name, Trait.TEXT_TYPE) if rng.random() < 0.6 else rng.choice(list(POOLS))
     candidates = stored.get((name, dtype))
     value: Any = rng.choice(candidates) if candidates and rng.random() < 0.6 else _value(rng, dtype)

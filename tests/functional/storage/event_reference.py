@@ -44,6 +44,27 @@ def canonical(event: Event) -> Event:
     return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
 
 
+#: The promised limits, written out here rather than imported from the code under test.
+NAME_LIMIT, TEXT_LIMIT = 255, 4 * 1024 * 1024
+
+
+def storable(event: Event) -> bool:
+    """Whether every driver must store ``event`` (the accepted-value rules, restated).
+
+    Names (message id, event type, trait names) of at most 255 characters;
+    no NUL and no surrogate code point in a name or text value; at most
+    4 MiB of UTF-8 text in all.
+    """
+    names = [event.message_id, event.event_type, *(trait.name for trait in event.traits)]
+    texts = names + [t.value for t in event.traits if t.dtype == Trait.TEXT_TYPE]
+    if any(len(name) > NAME_LIMIT for name in names) or any("\x00" in t for t in texts):
+        return False
+    try:  # UTF-8 has no encoding for a surrogate code point
+        return sum(len(text.encode("utf-8")) for text in texts) <= TEXT_LIMIT
+    except UnicodeEncodeError:
+        return False
+
+
 class ReferenceEvents:
     """What every driver must answer after the same ``record_events`` calls."""
 
@@ -51,10 +72,16 @@ class ReferenceEvents:
         self.events: dict[str, Event] = {}
 
     def record(self, batch: Iterable[Event]) -> RecordResult:
-        """Keep the first copy of each message id, as ``record_events`` must."""
+        """Keep the first storable copy of each message id, as ``record_events`` must.
+
+        Events :func:`storable` refuses are in ``failed`` (the reason is not
+        modelled: only which events fail).
+        """
         result = RecordResult()
         for event in batch:
-            if event.message_id in self.events:
+            if not storable(event):
+                result.failed[event.message_id] = "refused"
+            elif event.message_id in self.events:
                 result.duplicates.append(event.message_id)
             else:
                 self.events[event.message_id] = canonical(event)

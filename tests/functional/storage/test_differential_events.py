@@ -28,7 +28,12 @@ from pipeline.exceptions import InvalidMarker
 from pipeline.models import Event, Trait
 from pipeline.storage import Capability, Connection, EventFilter
 from tests.functional.storage import event_corpus as corpus
-from tests.functional.storage.event_reference import ReferenceEvents, exact, fingerprint
+from tests.functional.storage.event_reference import (
+    ReferenceEvents,
+    exact,
+    fingerprint,
+    storable,
+)
 
 pytestmark = pytest.mark.requires(Capability.EVENTS)
 
@@ -83,12 +88,12 @@ def stored(conn: Connection) -> Iterator[tuple[Connection, ReferenceEvents]]:
     for batch in corpus.make_batches(random.Random(SEED), EVENTS):
         expected = reference.record(batch)
         result = conn.record_events(batch)
-        assert not result.failed, result.failed
         # Each list's order is unspecified; which ids land in which list is.
-        assert (sorted(result.stored), sorted(result.duplicates)) == (
+        assert (sorted(result.stored), sorted(result.duplicates), sorted(result.failed)) == (
             sorted(expected.stored),
             sorted(expected.duplicates),
-        ), f"PIPELINE_DIFF_SEED={SEED}"
+            sorted(expected.failed),
+        ), f"PIPELINE_DIFF_SEED={SEED}: {result.failed}"
     yield conn, reference
 
 
@@ -197,3 +202,8 @@ def test_the_corpus_holds_the_edges_it_promises() -> None:
         ]
         assert len(missing) <= len(pool) // 4, (dtype, missing)
     assert max(len(e.traits) for e in reference.events.values()) >= 50
+    failed = {message_id for result in results for message_id in result.failed}
+    refused = [event for batch in batches for event in batch if event.message_id in failed]
+    assert len(refused) >= 3 and all(not storable(e) for e in refused)
+    assert corpus.LONG_NAME in {t.name for e in reference.events.values() for t in e.traits}
+    assert max(len(mid) for mid in reference.events) == 255

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import kombu
 import pytest
@@ -186,3 +187,31 @@ def test_stop_while_storage_is_down_does_not_wait_out_the_back_off_nor_ack(
     assert time.monotonic() - started < 3, "waited for the 20 s back-off"
     assert consumer.stats.totals.messages == 0 and not storage.event_calls
     assert len(unacked) == 15, "nothing was acknowledged"
+
+
+def test_a_json_surrogate_escape_in_a_notification_is_one_dead_letter_not_a_batch_failure(
+    mem_conf: cfg.ConfigOpts, running: Callable[..., Consumer], tmp_path: Path
+) -> None:
+    """``"\\ud800"`` decodes to text no database stores: the storage refuses that
+    event alone, on the first attempt, and the consumer dead-letters it with
+    the reason while the rest of the batch is stored (SQLite: a real database
+    that cannot encode it)."""
+    exchange = mem_conf.notification.exchanges[0]
+    half = fakes.notification("half").replace(b'"compute.host1"', b'"compute.\\ud800"')
+    publish(mem_conf, [(exchange, fakes.notification("a")), (exchange, half),
+                       (exchange, fakes.notification("b"))])
+    storage = get_connection(f"sqlite:///{tmp_path}/events.sqlite")
+    storage.upgrade()
+    consumer = running(storage)
+    wait_for(lambda: consumer.stats.totals.messages == 3)
+    assert sorted(e.message_id for e in storage.get_events(EventFilter())) == ["a", "b"]
+    assert consumer.stats.totals.dead_lettered == 1
+    assert consumer.stats.totals.storage_retries == 0, "the batch failed as a whole"
+    with kombu.Connection("memory://") as conn:
+        queue = topology.dead_letter_queue(mem_conf).bind(conn.default_channel)
+        dead = queue.get(no_ack=True)
+    assert dead.body == half
+    assert dead.headers["x-pipeline-reason"] == (
+        "storage refused event: trait 'service' value contains U+D800, a lone surrogate: "
+        "not Unicode text (UTF-8 cannot encode it)"
+    )

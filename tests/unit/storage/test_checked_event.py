@@ -71,3 +71,39 @@ def test_bad_traits_are_refused_whatever_their_type(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         _checked_event(event(*traits))
+
+
+MIB4 = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        (Event("m\x00", "t", NOW), "message_id contains a NUL"),
+        (Event("m", "t\ud800", NOW), "event_type contains U[+]D800, a lone surrogate"),
+        (Event("m" * 256, "t", NOW), "message_id is longer than 255"),
+        (Event("m", "t", NOW, (Trait("x" * 256, 2, 1),)), r"trait name 'x{40}'\.\.\. is longer"),
+        (Event("m", "t", NOW, (Trait("a\udfff", 2, 1),)), "trait name 'a\\\\udfff' contains U[+]DFFF"),
+        (Event("m", "t", NOW, (Trait("a", 1, "\x00"),)), "trait 'a' value contains a NUL"),
+        (Event("m", "t", NOW, (Trait("a", 1, "x" * MIB4),)), f"is {MIB4 + 3} bytes of UTF-8"),
+        (Event("m", "t", NOW, (Trait("a", 1, "é" * (MIB4 // 2)),)), f"is {MIB4 + 3} bytes"),
+    ],
+)
+@pytest.mark.parametrize("converted", [True, False], ids=["shortcut", "conversion"])
+def test_text_no_driver_stores_is_refused_on_both_paths(
+    given: Event, problem: str, converted: bool
+) -> None:
+    """Typed, sorted traits (the converter's) take the shortcut; the rules hold there too."""
+    if not converted:  # an int text value and an unsorted trait force the full conversion
+        extra = (Trait("zz", Trait.TEXT_TYPE, 5),)
+        given = Event(given.message_id, given.event_type, NOW, extra + given.traits)
+        problem = problem.replace(str(MIB4 + 3), str(MIB4 + 6))
+    with pytest.raises(ValueError, match=problem):
+        _checked_event(given)
+
+
+def test_text_right_at_the_limits_is_accepted() -> None:
+    name = "\U0001f600" * 255
+    assert _checked_event(Event(name, name, NOW, (Trait(name, 1, name),)))
+    assert _checked_event(Event("m", "t", NOW, (Trait("a", 1, "x" * (MIB4 - 3)),)))
+    assert _checked_event(Event("m", "t", NOW, (Trait("a", 1, "é" * (MIB4 // 2 - 2)),)))

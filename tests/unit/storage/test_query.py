@@ -67,3 +67,24 @@ def test_dress_url_masks_passwords() -> None:
     assert storage.dress_url("postgresql://u:secret@h:5432/db") == "postgresql://u:****@h:5432/db"
     assert storage.dress_url("mongodb://u:pw@a,b/db") == "mongodb://u:****@a,b/db"
     assert storage.dress_url("sqlite:///pipeline.sqlite") == "sqlite:///pipeline.sqlite"
+
+
+@pytest.mark.parametrize("text", ["a\x00", "\ud800", "x\udfffy"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda text: EventFilter(event_type=text),
+        lambda text: EventFilter(message_id=text),
+        lambda text: EventFilter(admin_proj=text),
+        lambda text: EventFilter(traits_filter=[{"key": text, "string": "v"}]),
+        lambda text: EventFilter(traits_filter=[{"key": "k", "string": text}]),
+    ],
+)
+def test_filter_text_no_driver_stores_is_an_invalid_query(make: object, text: str) -> None:
+    with pytest.raises(exceptions.InvalidQuery, match="NUL|surrogate"):
+        build_event_query(make(text))  # type: ignore[operator]
+
+
+def test_filter_text_every_driver_stores_is_kept() -> None:
+    query = build_event_query(EventFilter(event_type="\U0001f600é", traits_filter=[{"key": "k", "string": "ü"}]))
+    assert query.event_type == "\U0001f600é" and query.traits[0].value == "ü"
