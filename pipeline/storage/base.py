@@ -210,6 +210,13 @@ class Connection(TicketStore, abc.ABC):
     for library use). The ticket operations come from
     :class:`~pipeline.storage.tickets.TicketStore`. Drivers raise the exceptions of
     :mod:`pipeline.exceptions`, never their client library's.
+
+    Every driver accepts and refuses the same values, checked here before a
+    driver sees them (:meth:`record_events`). Text holding NUL (U+0000) is
+    refused everywhere, trait values included: PostgreSQL cannot store it,
+    and a value one database keeps and another refuses would make the
+    drivers disagree. JSON data (``raw``, ticket data) keeps NUL and
+    surrogates, which JSON text escapes.
     """
 
     #: Capabilities this driver implements.
@@ -227,6 +234,16 @@ class Connection(TicketStore, abc.ABC):
         A message id already stored, or repeated within the batch, is
         counted as a duplicate; an event with an invalid trait is reported in
         ``failed`` and does not stop the others.
+
+        Accepted on every driver (:mod:`pipeline.storage.limits`): message
+        ids, event types and trait names of 1-255 characters (trait names
+        may be empty); no NUL or surrogate code point (U+D800-U+DFFF, what a
+        JSON ``"\ud800"`` escape decodes to) in them or in text values; at
+        most 4 MiB of UTF-8 text per event; 64-bit integers and finite
+        floats. Anything else fails that event alone, with the same reason
+        on every driver. ``raw`` is stored as given unless it exceeds the
+        database's own size limit (MongoDB's 16 MiB document, MySQL's
+        ``max_allowed_packet``), which also fails that event alone.
         """
         result = RecordResult()
         valid: list[Event] = []

@@ -15,9 +15,11 @@ default). So the shared validation, above the drivers, refuses:
 * message ids, event types and trait names longer than :data:`NAME_LENGTH`
   characters;
 * events whose text (message id, event type, trait names and text values)
-  adds up to more than :data:`MAX_EVENT_TEXT_BYTES` bytes of UTF-8, which
-  leaves room for the raw notification in MongoDB's 16 MiB document and fits
-  MariaDB's default packet even with every character escaped.
+  adds up to more than :data:`MAX_EVENT_TEXT_BYTES` bytes of UTF-8, and
+  ticket records whose data takes more than :data:`MAX_TICKET_DATA_BYTES`
+  as JSON: this leaves room for the raw notification in MongoDB's 16 MiB
+  document and fits MariaDB's default packet even with every character
+  escaped.
 
 The checks are O(length) and nearly free for ASCII text.
 """
@@ -30,6 +32,8 @@ import re
 NAME_LENGTH = 255
 #: Most UTF-8 bytes of text one event may carry (see the module docstring).
 MAX_EVENT_TEXT_BYTES = 4 * 1024 * 1024
+#: Most UTF-8 bytes of JSON the data of one ticket record may take, for the same reasons.
+MAX_TICKET_DATA_BYTES = 4 * 1024 * 1024
 
 NUL_PROBLEM = "contains a NUL character (U+0000)"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -65,16 +69,15 @@ def name_problem(text: str) -> str | None:
     return text_problem(text)
 
 
-def encodable(text: str) -> bool:
-    """True when UTF-8 can encode ``text`` (it holds no surrogate).
+def utf8_size(text: str) -> int | None:
+    """Bytes of ``text`` in UTF-8; None when it holds a surrogate, which UTF-8 cannot encode.
 
-    For text that may hold them legitimately, escaped: JSON of ``raw`` and
-    ticket data. Encoding is a faster scan than a regular expression.
+    For text that may hold them legitimately, escaped: the JSON of ``raw``
+    and of ticket data. Encoding is a faster scan than a regular expression.
     """
     if text.isascii():
-        return True
+        return len(text)
     try:
-        text.encode("utf-8")
+        return len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        return False
-    return True
+        return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.models import TicketRecord
-from pipeline.storage.limits import encodable, text_problem
+from pipeline.storage.limits import MAX_TICKET_DATA_BYTES, text_problem, utf8_size
 
 #: Longest values the SQL schema stores (checked for every driver alike).
 MAX_LENGTHS = {"record_hash": 64, "app_id": 80, "channel": 255, "location": 512, "module": 255}
@@ -125,12 +125,21 @@ def check_record(record: Any) -> str:
         _explain(record)
     try:
         text = _DUMPS(record.data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data is not JSON-safe: {err}") from None
+    size = utf8_size(text)
+    if size is None:
         # Text of a JSON "\ud800" escape is kept, escaped again: the SQL
         # drivers could not encode it raw, and MongoDB keeps such data as
         # JSON text too. Reading it back gives the same data.
-        return text if encodable(text) else _DUMPS_ESCAPED(record.data)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data is not JSON-safe: {err}") from None
+        text = _DUMPS_ESCAPED(record.data)
+        size = len(text)
+    if size > MAX_TICKET_DATA_BYTES:
+        raise ValueError(
+            f"data is {size} bytes of JSON, more than the {MAX_TICKET_DATA_BYTES} "
+            "a ticket record may hold"
+        )
+    return text
 
 
 def _group(

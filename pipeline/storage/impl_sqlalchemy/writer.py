@@ -31,7 +31,7 @@ from pipeline.storage.impl_sqlalchemy.schema import (
     event,
     event_type,
 )
-from pipeline.storage.limits import encodable
+from pipeline.storage.limits import utf8_size
 
 
 def insert_skipping(conn: sa.Connection, table: sa.Table, unique: str) -> Any:
@@ -67,7 +67,7 @@ def _raw_json(event: Event) -> tuple[str | None, str | None]:
         return None, None
     try:
         text = json.dumps(event.raw, default=_json_default, ensure_ascii=False)
-        if not encodable(text):
+        if utf8_size(text) is None:
             text = json.dumps(event.raw, default=_json_default)
     except (TypeError, ValueError) as err:
         return f"raw is not JSON serialisable: {err}", None

@@ -19,7 +19,7 @@ import pytest
 from pipeline.exceptions import InvalidQuery
 from pipeline.models import UTC, Event, Trait, TicketRecord
 from pipeline.storage import Capability, Connection, EventFilter
-from pipeline.storage.limits import MAX_EVENT_TEXT_BYTES, NAME_LENGTH
+from pipeline.storage.limits import MAX_EVENT_TEXT_BYTES, MAX_TICKET_DATA_BYTES, NAME_LENGTH
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
 TEXT = Trait.TEXT_TYPE
@@ -204,6 +204,25 @@ def test_ticket_records_with_surrogates_fail_alone_or_store_their_data(conn: Con
     (ticket,) = conn.get_tickets()
     (occurrence,) = conn.get_occurrences(ticket.ticket_id)
     assert occurrence.data == {"message": "half \ud800", "nul": "\x00", "k\udfff": 1}
+
+
+@pytest.mark.requires(Capability.TICKETS)
+def test_ticket_data_over_4_mib_fails_alone_and_right_at_it_is_stored(conn: Connection) -> None:
+    """Counted as UTF-8 bytes of the data's JSON (``{"m":"..."}`` takes 8 more)."""
+    limit = MAX_TICKET_DATA_BYTES
+    result = conn.record_tickets(
+        [
+            _record(record_hash="over", data={"m": "é" * ((limit - 8) // 2) + "x"}),
+            _record(record_hash="full", data={"m": "x" * (limit - 8)}),
+        ]
+    )
+    assert result.failed == {
+        0: f"data is {limit + 1} bytes of JSON, more than the {limit} a ticket record may hold"
+    }
+    assert result.stored == 1
+    (ticket,) = conn.get_tickets()
+    assert ticket.record_hash == "full"
+    assert len(conn.get_occurrences(ticket.ticket_id)[0].data["m"]) == limit - 8
 
 
 @pytest.mark.requires(Capability.TICKETS)

@@ -24,7 +24,7 @@ from pipeline.consume.batch import Item, Source
 from pipeline.consume.retry import Backoff
 from pipeline.consume.stats import Stats
 from pipeline.consume.writer import BatchWriter
-from pipeline.models import UTC, Event, Trait
+from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.storage import EventFilter
 from pipeline.storage.impl_sqlalchemy import packet
 from pipeline.storage.impl_sqlalchemy.connection import Connection
@@ -74,6 +74,16 @@ def test_an_event_too_large_for_the_server_fails_alone(mysql: Connection) -> Non
     assert int(reason.split()[2]) > limit
     assert result.failed["trait-20mb"].endswith(f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold")
     assert [e.message_id for e in mysql.get_events(EventFilter())] == ["ok-000", "ok-001", "ok-002"]
+
+
+def test_a_ticket_record_with_20_mb_of_data_fails_alone(mysql: Connection) -> None:
+    records = [
+        TicketRecord(key, "app", T0, 14, "c", "l.py:1", "m", {"m": text})
+        for key, text in (("small", "boom"), ("huge", "x" * 20_000_000), ("other", "bang"))
+    ]
+    result = mysql.record_tickets(records)  # no StorageUnavailable
+    assert list(result.failed) == [1] and "a ticket record may hold" in result.failed[1]
+    assert sorted(t.record_hash for t in mysql.get_tickets()) == ["other", "small"]
 
 
 def test_a_batch_of_ordinary_events_larger_than_the_packet_is_stored(mysql: Connection) -> None:
