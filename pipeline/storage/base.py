@@ -16,11 +16,12 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import enum
+import functools
 import logging
 import math
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -226,6 +227,15 @@ class Connection(TicketStore, abc.ABC):
         self.url = url
         self.conf = conf
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Drivers implement these two under Panko's names; their text
+        # arguments are checked here, as get_events' filters are.
+        for name in ("get_trait_types", "get_traits"):
+            method = getattr(cls, name)  # maybe from a mixin beside this class
+            if not getattr(method, "__isabstractmethod__", False) and not hasattr(method, _CHECKED):
+                setattr(cls, name, _checking_names(method))
+
     # -- events: public API (the algorithm) -------------------------------
 
     def record_events(self, events: Iterable[Event]) -> RecordResult:
@@ -350,6 +360,23 @@ class Connection(TicketStore, abc.ABC):
 
     def close(self) -> None:
         """Release connections; the object must not be used afterwards."""
+
+
+def _checking_names(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` refusing an event type or trait name no driver stores with InvalidQuery."""
+
+    @functools.wraps(method)
+    def checked(self: Connection, event_type: str, *args: Any, **kwargs: Any) -> Any:
+        checked_text(event_type, "event_type")
+        for name in (*args, *kwargs.values()):
+            checked_text(name, "trait name")
+        return method(self, event_type, *args, **kwargs)
+
+    setattr(checked, _CHECKED, True)
+    return checked
+
+
+_CHECKED = "_pipeline_checks_text"
 
 
 _CREDENTIALS = re.compile(r"(?P<scheme>^[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@]*):[^@/]*@")

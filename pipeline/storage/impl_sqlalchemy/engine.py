@@ -164,7 +164,7 @@ def _mysql_errno(err: exc.DBAPIError) -> int | None:
 def is_packet_too_large(err: BaseException) -> bool:
     """True for MySQL/MariaDB error 1153 (a DBAPI error, or SQLAlchemy's wrapping one)."""
     orig = err.orig if isinstance(err, exc.DBAPIError) else err
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     return bool(args) and args[0] == MYSQL_PACKET_TOO_LARGE
 
 

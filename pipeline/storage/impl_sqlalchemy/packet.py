@@ -49,7 +49,9 @@ def packet_limit(conn: sa.Connection) -> int | None:
     info = conn.connection.info
     limit = info.get(_INFO_KEY)
     if limit is None:
-        limit = info[_INFO_KEY] = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar())
+        limit = info[_INFO_KEY] = int(
+            conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one()
+        )
     return int(limit)
 
 

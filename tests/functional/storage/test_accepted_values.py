@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipeline.exceptions import InvalidQuery
-from pipeline.models import UTC, Event, Trait, TicketRecord
+from pipeline.models import UTC, Event, TicketRecord, Trait
 from pipeline.storage import Capability, Connection, EventFilter
 from pipeline.storage.limits import MAX_EVENT_TEXT_BYTES, MAX_TICKET_DATA_BYTES, NAME_LENGTH
 
@@ -69,8 +69,10 @@ REFUSED: dict[str, tuple[Event, str]] = {
     ),
     "text-too-big": (
         Event("text-too-big", "t", T0, (Trait("big", TEXT, "x" * MAX_EVENT_TEXT_BYTES),)),
-        f"the event's text is {MAX_EVENT_TEXT_BYTES + len('text-too-bigtbig')} bytes of UTF-8, "
-        f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold",
+        (
+            f"the event's text is {MAX_EVENT_TEXT_BYTES + len('text-too-bigtbig')} bytes of UTF-8, "
+            f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold"
+        ),
     ),
     "texts-too-big": (  # two halves of the limit, counted in UTF-8 bytes, not characters
         Event(
@@ -82,8 +84,10 @@ REFUSED: dict[str, tuple[Event, str]] = {
                 Trait("b", TEXT, "é" * (MAX_EVENT_TEXT_BYTES // 4)),
             ),
         ),
-        f"the event's text is {MAX_EVENT_TEXT_BYTES + len('texts-too-bigtab')} bytes of UTF-8, "
-        f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold",
+        (
+            f"the event's text is {MAX_EVENT_TEXT_BYTES + len('texts-too-bigtab')} bytes of UTF-8, "
+            f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold"
+        ),
     ),
 }
 
@@ -118,7 +122,10 @@ def test_every_driver_refuses_the_same_events_for_the_same_reason(conn: Connecti
     assert sorted(result.stored) == sorted(e.message_id for e in good)
     stored = {e.message_id: e for e in conn.get_events(EventFilter())}
     assert stored == {e.message_id: e for e in good}
-    assert conn.get_events(EventFilter(message_id="full"))[0].traits[0].value == good[3].traits[0].value
+    assert (
+        conn.get_events(EventFilter(message_id="full"))[0].traits[0].value
+        == good[3].traits[0].value
+    )
 
 
 @pytest.mark.requires(Capability.EVENTS)
@@ -163,6 +170,15 @@ def test_filters_holding_text_no_driver_can_store_are_invalid_queries(
         event_filter, pagination, what = make(text)
         with pytest.raises(InvalidQuery) as caught:
             conn.get_events(event_filter, pagination)
+        assert str(caught.value) == f"{what} {problem}", name
+    reads = {
+        "get_trait_types": (lambda: conn.get_trait_types(text), "event_type"),
+        "get_traits": (lambda: conn.get_traits(text), "event_type"),
+        "get_traits of a trait": (lambda: conn.get_traits("t", text), "trait name"),
+    }
+    for name, (read, what) in reads.items():
+        with pytest.raises(InvalidQuery) as caught:
+            read()
         assert str(caught.value) == f"{what} {problem}", name
 
 

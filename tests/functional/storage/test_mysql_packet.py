@@ -72,7 +72,9 @@ def test_an_event_too_large_for_the_server_fails_alone(mysql: Connection) -> Non
         f"bytes as a MySQL literal; this server's max_allowed_packet of {limit} bytes cannot carry it"
     )
     assert int(reason.split()[2]) > limit
-    assert result.failed["trait-20mb"].endswith(f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold")
+    assert result.failed["trait-20mb"].endswith(
+        f"more than the {MAX_EVENT_TEXT_BYTES} an event may hold"
+    )
     assert [e.message_id for e in mysql.get_events(EventFilter())] == ["ok-000", "ok-001", "ok-002"]
 
 
@@ -135,8 +137,10 @@ def test_the_consumer_dead_letters_what_mariadb_can_never_take_without_retrying(
         fakes.notification("half").replace(b'"compute.host1"', b'"compute.\\ud800"'),
         fakes.notification("good-2"),
     ]
-    batch = [Item(Body(body if isinstance(body, bytes) else body.encode()), Source.NOTIFICATION)
-             for body in bodies]
+    batch = [
+        Item(Body(body if isinstance(body, bytes) else body.encode()), Source.NOTIFICATION)
+        for body in bodies
+    ]
     plan = fakes.translator().plan(batch)
     stats = Stats()
     # Stopping from the start: one attempt only, so an outage-looking error returns None.
