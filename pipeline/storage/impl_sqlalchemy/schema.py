@@ -33,9 +33,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from pipeline.models import UTC, Trait, to_utc
+from pipeline.storage.limits import NAME_LENGTH  # every driver's limit: the columns' size
 
-#: Longest message id, event type and trait name accepted.
-NAME_LENGTH = 255
 #: PostgreSQL indexes this many leading characters of text trait values
 #: (a btree entry must stay under ~2.7 kB); MySQL uses a prefix index.
 TEXT_INDEX_PREFIX = 200
