@@ -29,7 +29,7 @@ from oslo_config import cfg
 
 from pipeline.exceptions import InvalidMarker, InvalidQuery
 from pipeline.models import INT64_MAX, INT64_MIN, Event, Trait
-from pipeline.storage.limits import MAX_EVENT_TEXT_BYTES, NAME_LENGTH, name_problem, text_problem
+from pipeline.storage.limits import check_event_text
 from pipeline.storage.query import (
     EventFilter,
     EventQuery,
@@ -88,7 +88,7 @@ def _checked_event(event: Event) -> Event:
     if not isinstance(event.event_type, str) or not event.event_type:
         raise ValueError(f"event_type must be a non-empty string, got {event.event_type!r}")
     checked = _converted(event)
-    _check_text(checked)
+    check_event_text(checked)
     return checked
 
 
@@ -116,56 +116,6 @@ def _converted(event: Event) -> Event:
     return Event(event.message_id, event.event_type, event.generated, tuple(traits), event.raw)
 
 
-def _check_text(event: Event) -> None:
-    """Raise ValueError when the text of a converted event breaks a rule of :mod:`.limits`.
-
-    Every event pays for a few scans of its text joined in one string (C
-    loops, O(1) for the ASCII test, one UTF-8 encoding otherwise); only an
-    event that fails them is gone through field by field for the reason.
-    """
-    traits = event.traits
-    texts = [event.message_id, event.event_type, *map(_BY_NAME, traits)]
-    longest_name = max(map(len, texts))
-    texts += [trait.value for trait in traits if trait.dtype == _TEXT]
-    joined = "".join(texts)
-    if longest_name <= NAME_LENGTH and "\x00" not in joined:
-        if joined.isascii():
-            if len(joined) <= MAX_EVENT_TEXT_BYTES:
-                return
-        else:
-            try:
-                if len(joined.encode("utf-8")) <= MAX_EVENT_TEXT_BYTES:
-                    return
-            except UnicodeEncodeError:  # a surrogate somewhere: found below
-                pass
-    _explain_text(event)
-
-
-def _explain_text(event: Event) -> None:
-    """Raise the ValueError saying which text of ``event`` breaks which rule."""
-    _refuse("message_id", name_problem(event.message_id))
-    _refuse("event_type", name_problem(event.event_type))
-    texts = [event.message_id, event.event_type]
-    for trait in event.traits:
-        shown = repr(trait.name) if len(trait.name) <= 40 else f"{trait.name[:40]!r}..."
-        _refuse(f"trait name {shown}", name_problem(trait.name))
-        texts.append(trait.name)
-        if trait.dtype == _TEXT:
-            _refuse(f"trait {shown} value", text_problem(trait.value))
-            texts.append(trait.value)
-    size = sum(len(text.encode("utf-8")) for text in texts)
-    raise ValueError(
-        f"the event's text is {size} bytes of UTF-8, more than the "
-        f"{MAX_EVENT_TEXT_BYTES} an event may hold"
-    )
-
-
-def _refuse(what: str, problem: str | None) -> None:
-    if problem is not None:
-        raise ValueError(f"{what} {problem}")
-
-
-_TEXT = Trait.TEXT_TYPE
 _BY_NAME = operator.attrgetter("name")
 #: Value classes that ``Trait.convert_value`` returns unchanged, by dtype.
 _EXACT_CLASSES = {

@@ -21,12 +21,18 @@ default). So the shared validation, above the drivers, refuses:
   document and fits MariaDB's default packet even with every character
   escaped.
 
+:func:`check_event_text` applies them to an event (for
+:meth:`~pipeline.storage.base.Connection.record_events`); ticket records
+(:mod:`.ticket_batch`) and queries (:mod:`.query`) use :func:`text_problem`.
 The checks are O(length) and nearly free for ASCII text.
 """
 
 from __future__ import annotations
 
+import operator
 import re
+
+from pipeline.models import Event, Trait
 
 #: Longest message id, event type and trait name, in characters (the SQL column size).
 NAME_LENGTH = 255
@@ -81,3 +87,58 @@ def utf8_size(text: str) -> int | None:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError:
         return None
+
+
+def check_event_text(event: Event) -> None:
+    """Raise ValueError when the text of an event breaks a rule (see the module docstring).
+
+    ``event`` has its traits converted already (text values are ``str``).
+
+    Every event pays for a few scans of its text joined in one string (C
+    loops, O(1) for the ASCII test, one UTF-8 encoding otherwise); only an
+    event that fails them is gone through field by field for the reason.
+    """
+    traits = event.traits
+    texts = [event.message_id, event.event_type, *map(_BY_NAME, traits)]
+    longest_name = max(map(len, texts))
+    texts += [trait.value for trait in traits if trait.dtype == _TEXT]
+    joined = "".join(texts)
+    if longest_name <= NAME_LENGTH and "\x00" not in joined:
+        if joined.isascii():
+            if len(joined) <= MAX_EVENT_TEXT_BYTES:
+                return
+        else:
+            try:
+                if len(joined.encode("utf-8")) <= MAX_EVENT_TEXT_BYTES:
+                    return
+            except UnicodeEncodeError:  # a surrogate somewhere: found below
+                pass
+    _explain_text(event)
+
+
+def _explain_text(event: Event) -> None:
+    """Raise the ValueError saying which text of ``event`` breaks which rule."""
+    _refuse("message_id", name_problem(event.message_id))
+    _refuse("event_type", name_problem(event.event_type))
+    texts = [event.message_id, event.event_type]
+    for trait in event.traits:
+        shown = repr(trait.name) if len(trait.name) <= 40 else f"{trait.name[:40]!r}..."
+        _refuse(f"trait name {shown}", name_problem(trait.name))
+        texts.append(trait.name)
+        if trait.dtype == _TEXT:
+            _refuse(f"trait {shown} value", text_problem(trait.value))
+            texts.append(trait.value)
+    size = sum(len(text.encode("utf-8")) for text in texts)
+    raise ValueError(
+        f"the event's text is {size} bytes of UTF-8, more than the "
+        f"{MAX_EVENT_TEXT_BYTES} an event may hold"
+    )
+
+
+def _refuse(what: str, problem: str | None) -> None:
+    if problem is not None:
+        raise ValueError(f"{what} {problem}")
+
+
+_TEXT = Trait.TEXT_TYPE
+_BY_NAME = operator.attrgetter("name")
