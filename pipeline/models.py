@@ -251,6 +251,12 @@ class TicketRecord:
     (:func:`pipeline.consume.identity.occurrence_key`); ``None`` means the
     record has no identity of its own and storage files it under a fresh
     one, so every call stores it anew.
+
+    ``count`` is how many log records this occurrence stands for, added to
+    its ticket's count when it is stored (only then: a redelivery adds
+    nothing). It is 1 but where an importer folds records that its source
+    counted but no longer holds into one occurrence it kept
+    (:mod:`pipeline.importers.logbook`).
     """
 
     record_hash: str
@@ -262,6 +268,7 @@ class TicketRecord:
     module: str | None
     data: dict[str, Any] = field(default_factory=dict)
     occurrence_key: str | None = None
+    count: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time", to_utc(self.time))

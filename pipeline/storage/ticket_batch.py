@@ -3,7 +3,8 @@
 :func:`check_record` validates one :class:`~pipeline.models.TicketRecord` the
 same way for every driver (lengths the SQL schema holds, no NUL or
 surrogate in text: :mod:`pipeline.storage.limits`; JSON-safe data of at
-most 4 MiB, an occurrence key of at most 255 characters) and returns its
+most 4 MiB, an occurrence key of at most 255 characters, a positive
+count) and returns its
 data as JSON text, serialised once; :func:`group_records` makes one
 :class:`TicketGroup` per ``(app_id, record_hash)``, sorted by that pair so
 that concurrent writers lock rows in the same order, gives a record without
@@ -56,8 +57,9 @@ class TicketGroup:
 
     @property
     def count(self) -> int:
-        """Occurrences this group adds."""
-        return len(self.records)
+        """What this group adds to its ticket's count: its records' counts (1 each,
+        but for an imported record standing for several)."""
+        return sum(record.count for record in self.records)
 
 
 def _explain(record: Any) -> None:
@@ -85,6 +87,8 @@ def _explain(record: Any) -> None:
     problem = None if key is None else text_problem(key)
     if problem is not None:
         raise ValueError(f"occurrence_key {problem}")
+    if isinstance(record.count, bool) or not isinstance(record.count, int) or record.count < 1:
+        raise ValueError(f"count must be a positive integer, got {record.count!r}")
 
 
 def check_record(record: Any) -> str:
@@ -107,6 +111,8 @@ def check_record(record: Any) -> str:
         )
         and type(record.level) is int
         and type(record.data) is dict
+        and type(record.count) is int
+        and record.count >= 1
         and text_problem(record.channel) is None
         and text_problem(record.location) is None
         and (record.module is None or text_problem(record.module) is None)
