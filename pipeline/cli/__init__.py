@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "pipeline.cli.tickets",
     "pipeline.cli.api",
     "pipeline.cli.demo",
+    "pipeline.cli.imports",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,201 @@
+"""Reading a Panko database: Panko 10's SQLAlchemy layout, page by page.
+
+Tables ``event_type`` (``id``, ``desc``), ``event`` (``id``, ``message_id``,
+``generated``, ``raw`` JSON text, ``event_type_id``) and one table per trait
+type, ``trait_text``, ``trait_int``, ``trait_float``, ``trait_datetime``
+(``event_id``, ``key``, ``value``), on SQLite, PostgreSQL or MySQL/MariaDB,
+where Panko stored its timestamps as ``DECIMAL(20,6)`` seconds since the
+epoch. They are declared here with SQLAlchemy Core; nothing of Panko's is
+imported.
+
+Events are read in pages ordered by Panko's ``event.id`` (its primary key):
+the next page starts after the last id read (keyset pagination), so a page
+costs the same wherever it lies and memory holds one page whatever the
+database's size. A page's traits come with four queries, one per trait
+table. Values come back typed as Panko stored them; datetimes (naive UTC in
+Panko) become aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from pipeline.models import UTC, Trait, to_utc
+from pipeline.storage.impl_sqlalchemy.engine import translated_errors
+
+TABLES = ("event_type", "event", "trait_text", "trait_int", "trait_float", "trait_datetime")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class PankoTime(sa.types.TypeDecorator[dt.datetime]):
+    """Panko's ``PreciseTimestamp``: naive UTC datetimes, ``DECIMAL(20,6)`` on MySQL."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(sa.Numeric(20, 6, asdecimal=True))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name in ("mysql", "mariadb"):
+            delta = to_utc(value) - _EPOCH
+            return decimal.Decimal(delta.days * 86400 + delta.seconds) + decimal.Decimal(
+                delta.microseconds
+            ).scaleb(-6)
+        return to_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return to_utc(value)
+        micros = int(decimal.Decimal(value).scaleb(6).to_integral_value())
+        return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def _trait_table(metadata: sa.MetaData, name: str, value_type: Any) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("event_id", sa.Integer, primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("value", value_type),
+    )
+
+
+_METADATA = sa.MetaData()
+EVENT_TYPE = sa.Table(
+    "event_type",
+    _METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("desc", sa.String(255)),
+)
+EVENT = sa.Table(
+    "event",
+    _METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("message_id", sa.String(50)),
+    sa.Column("generated", PankoTime()),
+    sa.Column("raw", sa.Text),
+    sa.Column("event_type_id", sa.Integer),
+)
+#: Trait tables by pipeline's (and Panko's) dtype.
+TRAIT_TABLES = {
+    Trait.TEXT_TYPE: _trait_table(_METADATA, "trait_text", sa.String(255)),
+    Trait.INT_TYPE: _trait_table(_METADATA, "trait_int", sa.BigInteger),
+    Trait.FLOAT_TYPE: _trait_table(_METADATA, "trait_float", sa.Float(53)),
+    Trait.DATETIME_TYPE: _trait_table(_METADATA, "trait_datetime", PankoTime()),
+}
+
+
+@dataclass(frozen=True)
+class PankoFilter:
+    """Which events to read: ``since``/``until`` inclusive bounds of ``generated``
+    (naive means UTC), ``event_types`` exact names (empty: all)."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    event_types: tuple[str, ...] = ()
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions over ``event`` joined with ``event_type``."""
+        found: list[sa.ColumnElement[bool]] = []
+        if self.since is not None:
+            found.append(EVENT.c.generated >= to_utc(self.since))
+        if self.until is not None:
+            found.append(EVENT.c.generated <= to_utc(self.until))
+        if self.event_types:
+            found.append(EVENT_TYPE.c.desc.in_(self.event_types))
+        return found
+
+
+class PankoEvent(NamedTuple):
+    """One Panko event as stored, before it becomes a pipeline event."""
+
+    panko_id: int
+    message_id: str | None
+    event_type: str | None
+    generated: dt.datetime | None
+    raw: str | None
+    #: (name, dtype, value) in Panko's tables' order.
+    traits: list[tuple[str, int, Any]]
+
+
+@dataclass
+class PankoReader:
+    """Pages of a Panko database's events (see the module docstring)."""
+
+    engine: sa.Engine
+    where: PankoFilter = field(default_factory=PankoFilter)
+    action: str = "reading the Panko database"
+
+    def _selected(self, *columns: Any) -> sa.Select[Any]:
+        joined = EVENT.outerjoin(EVENT_TYPE, EVENT.c.event_type_id == EVENT_TYPE.c.id)
+        return sa.select(*columns).select_from(joined).where(*self.where.conditions())
+
+    def count(self) -> int:
+        """How many events the filter selects."""
+        with translated_errors(self.action), self.engine.connect() as conn:
+            return int(conn.execute(self._selected(sa.func.count())).scalar_one())
+
+    def pages(self, size: int, after: int | None = None) -> Iterator[list[PankoEvent]]:
+        """Events in pages of ``size``, by Panko id, starting after id ``after``."""
+        columns = (
+            EVENT.c.id,
+            EVENT.c.message_id,
+            EVENT_TYPE.c.desc,
+            EVENT.c.generated,
+            EVENT.c.raw,
+        )
+        while True:
+            query = self._selected(*columns).order_by(EVENT.c.id).limit(size)
+            if after is not None:
+                query = query.where(EVENT.c.id > after)
+            with translated_errors(self.action), self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+                traits = self._traits(conn, [row[0] for row in rows])
+            if not rows:
+                return
+            yield [PankoEvent(*row, traits.get(row[0], [])) for row in rows]
+            after = rows[-1][0]
+
+    @staticmethod
+    def _traits(conn: sa.Connection, ids: Sequence[int]) -> dict[int, list[tuple[str, int, Any]]]:
+        found: dict[int, list[tuple[str, int, Any]]] = {}
+        if not ids:
+            return found
+        for dtype, table in TRAIT_TABLES.items():
+            query = sa.select(table.c.event_id, table.c.key, table.c.value).where(
+                table.c.event_id.in_(ids)
+            )
+            for event_id, key, value in conn.execute(query):
+                found.setdefault(event_id, []).append((key, dtype, value))
+        return found
+
+
+def raw_of(text: str | None) -> dict[str, Any] | None:
+    """Panko's ``raw`` column as pipeline keeps it: None when empty (``{}``: not kept).
+
+    Raises ValueError for text that is not a JSON object.
+    """
+    if text is None or text in ("", "{}"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise ValueError(f"raw is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"raw is not a JSON object but {type(value).__name__}")
+    return value or None
