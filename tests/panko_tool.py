@@ -57,7 +57,7 @@ def _event(item):
     )
 
 
-def write(url):
+def write(url, out):
     conn = _connection(url)
     conn.upgrade()
     batch = []
@@ -77,9 +77,8 @@ def _value(value):
     return value
 
 
-def read(url):
+def read(url, out):
     conn = _connection(url)
-    out = sys.stdout
     for event in conn.get_events(storage.EventFilter()):
         item = {
             "message_id": event.message_id,
@@ -92,5 +91,8 @@ def read(url):
 
 
 if __name__ == "__main__":
+    # Panko's logging writes to sys.stdout as it finds it: give it stderr,
+    # keep stdout for the events.
+    stdout, sys.stdout = sys.stdout, sys.stderr
     command, target = sys.argv[1], sys.argv[2]
-    {"write": write, "read": read}[command](target)
+    {"write": write, "read": read}[command](target, stdout)
