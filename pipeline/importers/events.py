@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 
 from pipeline.importers.panko import PankoEvent, PankoReader, raw_of
+from pipeline.importers.prefetch import prefetched
 from pipeline.importers.progress import Progress
 from pipeline.importers.summary import ImportSummary
 from pipeline.models import Event, Trait
@@ -92,7 +93,7 @@ def import_events(
     """
     last_id = after_id
     try:
-        for page in reader.pages(batch_size, after_id):
+        for page in prefetched(reader.pages(batch_size, after_id)):
             _write(conn, page, summary)
             last_id = page[-1].panko_id
             if progress is not None:

@@ -34,6 +34,7 @@ import json
 import logging
 
 from pipeline.importers.logbook import LogbookOccurrence, LogbookReader, LogbookTicket
+from pipeline.importers.prefetch import prefetched
 from pipeline.importers.progress import Progress
 from pipeline.importers.summary import ImportSummary
 from pipeline.models import TicketRecord, TicketStatus, to_utc
@@ -178,7 +179,7 @@ def import_tickets(
     """
     wanted = refuse_empty(tickets, summary)
     try:
-        for page in reader.pages(wanted, batch_size):
+        for page in prefetched(reader.pages(wanted, batch_size)):
             _write(conn, tickets, page, summary)
             if progress is not None:
                 progress.advance(len(page))
