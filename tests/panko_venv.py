@@ -28,7 +28,7 @@ TOOL = ROOT / "tests" / "panko_tool.py"
 
 def _usable(python: Path) -> bool:
     check = "import panko.storage.impl_sqlalchemy, psycopg2"
-    return python.exists() and subprocess.run([python, "-c", check], capture_output=True).returncode == 0
+    return python.exists() and subprocess.run([python, "-c", check], check=False, capture_output=True).returncode == 0
 
 
 @contextlib.contextmanager
@@ -49,7 +49,9 @@ def panko_python() -> str:
         unavailable("Panko 10 virtualenv", f"{VENV} is missing or broken (.ci/run builds it)")
     with _locked():
         if not _usable(python):
-            built = subprocess.run(["bash", BUILD, VENV], capture_output=True, text=True)
+            built = subprocess.run(
+                ["bash", BUILD, VENV], check=False, capture_output=True, text=True
+            )
             if built.returncode or not _usable(python):
                 unavailable("Panko 10 virtualenv", f"building {VENV} failed: {built.stderr[-2000:]}")
     return str(python)
@@ -63,6 +65,7 @@ def panko_url(url: str) -> str:
 def _run(command: str, url: str, stdin: str = "") -> str:
     done = subprocess.run(
         [panko_python(), TOOL, command, panko_url(url)],
+        check=False,
         input=stdin,
         capture_output=True,
         text=True,

@@ -168,7 +168,10 @@ class PankoReader:
                 traits = self._traits(conn, [row[0] for row in rows])
             if not rows:
                 return
-            yield [PankoEvent(*row, traits.get(row[0], [])) for row in rows]
+            yield [
+                PankoEvent(panko_id, message_id, kind, generated, raw, traits.get(panko_id, []))
+                for panko_id, message_id, kind, generated, raw in rows
+            ]
             after = rows[-1][0]
 
     @staticmethod
@@ -197,5 +200,6 @@ def raw_of(text: str | None) -> dict[str, Any] | None:
     except ValueError as err:
         raise ValueError(f"raw is not JSON: {err}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"raw is not a JSON object but {type(value).__name__}")
+        # ValueError, not TypeError: every reason to refuse an event is one.
+        raise ValueError(f"raw is not a JSON object but {type(value).__name__}")  # noqa: TRY004
     return value or None

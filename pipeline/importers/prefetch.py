@@ -41,7 +41,7 @@ def prefetched(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
             for page in pages:
                 if not offer(page):
                     return
-        except BaseException as err:  # handed over to the consumer, raised there
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
             offer(err)
             return
         offer(_DONE)

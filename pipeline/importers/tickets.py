@@ -53,11 +53,11 @@ EMPTY_TICKET = "logbook ticket without any stored occurrence (nothing to store i
 def ticket_key(ticket: LogbookTicket) -> tuple[str, str]:
     """``(app_id, record_hash)`` of a logbook ticket as pipeline keys it."""
     record_hash = ticket.record_hash
-    if isinstance(record_hash, (bytes, bytearray, memoryview)):
+    if isinstance(record_hash, bytes):  # what logbook's handler wrote
         try:
-            record_hash = bytes(record_hash).decode("ascii")
+            record_hash = record_hash.decode("ascii")
         except UnicodeDecodeError:
-            raise ValueError(f"record_hash {bytes(record_hash)!r} is not hex text") from None
+            raise ValueError(f"record_hash {record_hash!r} is not hex text") from None
     if not record_hash:
         raise ValueError("ticket without a record_hash")
     return ticket.app_id or "generic", record_hash
@@ -86,7 +86,8 @@ def to_record(ticket: LogbookTicket, occurrence: LogbookOccurrence) -> TicketRec
     except ValueError as err:
         raise ValueError(f"occurrence data is not JSON: {err}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"occurrence data is not a JSON object but {type(data).__name__}")
+        kind = type(data).__name__  # ValueError: every reason to refuse is one
+        raise ValueError(f"occurrence data is not a JSON object but {kind}")  # noqa: TRY004
     count = 1
     if occurrence.occurrence_id == ticket.last_occurrence_id:
         count += max(0, (ticket.occurrence_count or 0) - ticket.stored)

@@ -16,14 +16,14 @@ from logbook.ticketing import TicketingHandler as LogbookTicketingHandler
 
 def log_calls(log: logbook.Logger, round_number: int) -> None:
     """One round of an application's errors: a few call sites, some every round."""
-    log.error("disk {0} full", round_number % 3)
+    log.error("disk {0} full", round_number % 3)  # noqa: PLE1205 - logbook's {} format
     if round_number % 2:
-        log.warning("slow request: {0} ms", 100 + round_number)
+        log.warning("slow request: {0} ms", 100 + round_number)  # noqa: PLE1205 - logbook's {} format
     if round_number % 4 == 0:
         try:
             {}["missing"]
         except KeyError:
-            log.exception("lookup failed for round {0}", round_number)
+            log.exception("lookup failed for round {0}", round_number)  # noqa: PLE1205 - logbook's {} format
     if round_number == 3:
         log.critical("once only")
 

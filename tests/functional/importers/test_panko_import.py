@@ -78,7 +78,7 @@ def test_imported_events_equal_pankos_own_get_events(
     at_limit = sum(1 for e in panko_events for _, dtype, v in e["traits"] if dtype == 1 and len(v) == 255)
     assert f"{NOTE_AT_LIMIT}: {at_limit:,}" in out
     # What Panko lost before the import: texts longer than 255 were cut there.
-    given = {e["message_id"]: dict((n, v) for n, _, v in e["traits"]) for e in panko_corpus}
+    given = {e["message_id"]: {n: v for n, _, v in e["traits"]} for e in panko_corpus}
     cut = [
         (given[e["message_id"]][name], value)
         for e in panko_events
