@@ -70,10 +70,9 @@ def test_prefetched_keeps_order_and_raises_the_readers_error_in_place() -> None:
         yield 2
         raise RuntimeError("source lost")
 
-    seen = []
+    seen: list[int] = []
     with pytest.raises(RuntimeError, match="source lost"):
-        for page in prefetched(pages()):
-            seen.append(page)
+        seen.extend(prefetched(pages()))
     assert seen == [1, 2]
 
 
@@ -113,11 +112,12 @@ def test_to_event_types_notes_and_refusals() -> None:
 
 
 def _ticket(**changes: object) -> LogbookTicket:
-    fields: dict[str, object] = dict(
-        ticket_id=1, record_hash=b"ab12", level=14, channel="c", location="f.py:3", module="m",
-        app_id="shop", last_occurrence_time=T0, occurrence_count=5, solved=False, stored=2,
-        last_occurrence_id=9, latest_time=T0,
-    )
+    fields: dict[str, object] = {
+        "ticket_id": 1, "record_hash": b"ab12", "level": 14, "channel": "c",
+        "location": "f.py:3", "module": "m", "app_id": "shop", "last_occurrence_time": T0,
+        "occurrence_count": 5, "solved": False, "stored": 2, "last_occurrence_id": 9,
+        "latest_time": T0,
+    }
     fields.update(changes)
     return LogbookTicket(**fields)  # type: ignore[arg-type]
 
