@@ -27,7 +27,7 @@ TOOL = ROOT / "tests" / "panko_tool.py"
 
 
 def _usable(python: Path) -> bool:
-    check = "import panko.storage.impl_sqlalchemy, psycopg2"
+    check = "import panko.storage.impl_sqlalchemy, psycopg2, pymysql"
     return python.exists() and subprocess.run([python, "-c", check], check=False, capture_output=True).returncode == 0
 
 

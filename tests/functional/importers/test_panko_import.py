@@ -10,6 +10,7 @@ traits cut at 255 characters, the raw notification it did not keep (``{}``)
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from pipeline import storage
 from pipeline.importers.events import NOTE_AT_LIMIT
 from pipeline.models import UTC, parse_datetime
+from tests import servers
 from tests.functional.importers.cli_run import config_file, run
 
 EventView = tuple[str, dt.datetime, tuple[tuple[str, int, Any], ...], Any]
@@ -128,3 +130,26 @@ def test_since_until_and_event_type_narrow_the_import(
     assert status == 0 and expected
     assert stored_view(target_url, conf) == expected
     assert f"events read: {len(expected):,}; stored: {len(expected):,};" in out
+
+
+def test_panko_on_mariadb_decimal_timestamps_come_back_exact(
+    panko_corpus: list[dict[str, Any]], tmp_path: Path, conf: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Panko kept MySQL timestamps as DECIMAL(20,6) seconds. Its own get_events fails on
+    MariaDB (``CAST(NULL AS FLOAT(53))`` is a syntax error there), so the import is
+    compared with what Panko was given, shaped as Panko's Trait.convert_value shapes it."""
+    from tests.panko_venv import panko_write  # noqa: PLC0415 - beside its only use
+
+    # Panko's MySQL tables are utf8 (three bytes): it cannot store the emoji texts.
+    given = [e for e in panko_corpus[:120] if "\U0001f600" not in json.dumps(e, ensure_ascii=False)]
+    with servers.mysql_database() as source, servers.sqlite_database(str(tmp_path)) as target:
+        panko_write(source, given)
+        config = config_file(tmp_path, target)
+        assert run(capsys, config, "dbsync")[0] == 0
+        status, out = run(capsys, config, "import", "panko", source)
+        assert status == 0, out
+        shaped = [
+            {**e, "traits": [[n, d, v[:255] if d == 1 else v] for n, d, v in e["traits"]]}
+            for e in given
+        ]
+        assert stored_view(target, conf) == panko_view(shaped)
