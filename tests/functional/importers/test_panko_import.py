@@ -21,6 +21,7 @@ from pipeline.importers.events import NOTE_AT_LIMIT
 from pipeline.models import UTC, parse_datetime
 from tests import servers
 from tests.functional.importers.cli_run import config_file, run
+from tests.panko_venv import panko_write
 
 EventView = tuple[str, dt.datetime, tuple[tuple[str, int, Any], ...], Any]
 
@@ -138,8 +139,6 @@ def test_panko_on_mariadb_decimal_timestamps_come_back_exact(
     """Panko kept MySQL timestamps as DECIMAL(20,6) seconds. Its own get_events fails on
     MariaDB (``CAST(NULL AS FLOAT(53))`` is a syntax error there), so the import is
     compared with what Panko was given, shaped as Panko's Trait.convert_value shapes it."""
-    from tests.panko_venv import panko_write  # noqa: PLC0415 - beside its only use
-
     # Panko's MySQL tables are utf8 (three bytes): it cannot store the emoji texts.
     given = [e for e in panko_corpus[:120] if "\U0001f600" not in json.dumps(e, ensure_ascii=False)]
     with servers.mysql_database() as source, servers.sqlite_database(str(tmp_path)) as target:
