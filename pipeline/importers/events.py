@@ -22,6 +22,7 @@ kept) becomes None.
 from __future__ import annotations
 
 import logging
+import operator
 
 from pipeline.importers.panko import PankoEvent, PankoReader, raw_of
 from pipeline.importers.prefetch import prefetched
@@ -36,6 +37,8 @@ LOG = logging.getLogger(__name__)
 TEXT_LIMIT = 255
 NOTE_AT_LIMIT = f"text traits of exactly {TEXT_LIMIT} characters (Panko cut longer ones there)"
 NOTE_NULL = "traits without a value (NULL in Panko), left out"
+_TEXT = Trait.TEXT_TYPE
+_BY_NAME = operator.attrgetter("name")
 
 
 def to_event(item: PankoEvent, summary: ImportSummary) -> Event:
@@ -49,14 +52,17 @@ def to_event(item: PankoEvent, summary: ImportSummary) -> Event:
         raise ValueError("Panko event without an event type")
     if item.generated is None:
         raise ValueError("Panko event without a generated time")
-    traits = []
-    for name, dtype, value in item.traits:
-        if value is None:
-            summary.note(NOTE_NULL)
-            continue
-        if dtype == Trait.TEXT_TYPE and len(value) == TEXT_LIMIT:
-            summary.note(NOTE_AT_LIMIT)
-        traits.append(Trait(name, dtype, value))
+    # Built sorted by name, the order record_events keeps: it then takes the
+    # event as it is instead of rebuilding it.
+    traits = sorted(
+        (Trait(name, dtype, value) for name, dtype, value in item.traits if value is not None),
+        key=_BY_NAME,
+    )
+    if len(traits) < len(item.traits):
+        summary.note(NOTE_NULL, len(item.traits) - len(traits))
+    at_limit = sum(1 for t in traits if t.dtype == _TEXT and len(t.value) == TEXT_LIMIT)
+    if at_limit:
+        summary.note(NOTE_AT_LIMIT, at_limit)
     return Event(item.message_id, item.event_type, item.generated, tuple(traits), raw_of(item.raw))
 
 

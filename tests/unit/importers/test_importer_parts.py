@@ -97,7 +97,7 @@ def test_to_event_types_notes_and_refusals() -> None:
     item = PankoEvent(1, "m1", "a.b", T0, "{}", [("t", 1, "x" * 255), ("n", 2, None), ("i", 2, 7)])
     event = to_event(item, summary)
     assert event.raw is None
-    assert event.traits == (Trait("t", 1, "x" * 255), Trait("i", 2, 7))
+    assert event.traits == (Trait("i", 2, 7), Trait("t", 1, "x" * 255))  # by name
     assert summary.notes == {NOTE_AT_LIMIT: 1, NOTE_NULL: 1}
     for broken, reason in (
         (item._replace(message_id=None), "message_id"),
