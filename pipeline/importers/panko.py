@@ -59,8 +59,8 @@ class PankoTime(sa.types.TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if isinstance(value, dt.datetime):
-            return to_utc(value)
+        if isinstance(value, dt.datetime):  # naive UTC as Panko stored it
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else to_utc(value)
         micros = int(decimal.Decimal(value).scaleb(6).to_integral_value())
         return _EPOCH + dt.timedelta(microseconds=micros)
 
@@ -183,7 +183,8 @@ class PankoReader:
             query = sa.select(table.c.event_id, table.c.key, table.c.value).where(
                 table.c.event_id.in_(ids)
             )
-            for event_id, key, value in conn.execute(query):
+            # fetchall, not row by row: a page has some 15 traits per event.
+            for event_id, key, value in conn.execute(query).all():
                 found.setdefault(event_id, []).append((key, dtype, value))
         return found
 
