@@ -22,6 +22,7 @@ grouped by that list alone, whatever the strategy. Everything here is pure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -114,6 +115,7 @@ def logbook_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a process logs from a bounded set of files
 def portable_path(filename: str, module: str | None) -> str:
     """``filename`` without the part that depends on where the code is installed.
 
