@@ -200,10 +200,7 @@ class TicketWriter:
         while True:
             self._wake.wait(self.batch_interval)
             self._wake.clear()
-            try:
-                self._drain(stopping)  # stopping: one last attempt
-            except Exception:  # the writer outlives any one batch
-                LOG.exception("ticket writer: unexpected error; the batch is dropped")
+            self._drain(stopping)  # when stopping: one last attempt
             if stopping.is_set():
                 break
         self._give_up()
@@ -227,6 +224,8 @@ class TicketWriter:
             try:
                 if batch and not self._write(batch, stopping):
                     return  # stopped during an outage: _give_up reports the rest
+            except Exception:  # the writer outlives any one batch
+                LOG.exception("ticket writer: unexpected error; the batch is dropped")
             finally:
                 self._in_hand = 0
                 if marker is not None:
