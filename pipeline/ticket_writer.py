@@ -45,6 +45,9 @@ LOG = logging.getLogger("pipeline.ticketing")
 #: Every writer of this process, for the fork and exit hooks.
 _LIVE: weakref.WeakSet[TicketWriter] = weakref.WeakSet()
 
+#: Once the exit hook has run: no flush waits past this time.monotonic().
+_exit_deadline: float | None = None
+
 #: ``prepare(items) -> storable items`` and ``store(storable)`` (see TicketWriter).
 Prepare = Callable[[list[Any]], list[Any]]
 Store = Callable[[list[Any]], None]
@@ -161,7 +164,7 @@ class TicketWriter:
         storage refused count as written (they were reported).
         """
         marker = self.request_flush()
-        return marker.done.wait(self.flush_timeout if timeout is None else max(timeout, 0.0))
+        return marker.done.wait(_bounded(self.flush_timeout if timeout is None else timeout))
 
     def request_flush(self) -> _Flush:
         """Ask the thread to write everything queued now; the marker it sets when done."""
@@ -184,14 +187,15 @@ class TicketWriter:
         it cannot write is given up, counted in a warning. A later
         :meth:`put` starts a new thread. True when everything was written.
         """
-        deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
-        written = self.flush(max(deadline - time.monotonic(), 0.0))
+        timeout = _bounded(self.flush_timeout if timeout is None else timeout)
+        deadline = time.monotonic() + timeout
+        written = self.flush(timeout)
         with self._start_lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._stopping.set()
             self._wake.set()
-            thread.join(max(deadline - time.monotonic(), 1.0))
+            thread.join(max(deadline - time.monotonic(), 0.5))  # its last attempt
         return written
 
     # The thread's side.
@@ -303,6 +307,13 @@ class TicketWriter:
             )
 
 
+def _bounded(timeout: float) -> float:
+    """``timeout``, cut to what is left of the exit hook's time once it has run."""
+    if _exit_deadline is None:
+        return max(timeout, 0.0)
+    return max(min(timeout, _exit_deadline - time.monotonic()), 0.0)
+
+
 def flush_all(timeout: float | None = None) -> None:
     """Flush every writer of this process at once, waiting at most ``timeout`` in all.
 
@@ -313,11 +324,25 @@ def flush_all(timeout: float | None = None) -> None:
         return
     if timeout is None:
         timeout = max(writer.flush_timeout for writer in writers)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + _bounded(timeout)
     markers = [(writer, writer.request_flush()) for writer in writers]
     for writer, marker in markers:
         if not marker.done.wait(max(deadline - time.monotonic(), 0.0)):
             LOG.warning("at exit: %d ticket records not yet stored", writer.pending())
+
+
+def _flush_at_exit() -> None:
+    """Flush every writer within the longest ``flush_timeout``; later flushes share that time.
+
+    ``logging.shutdown()`` flushes and closes the handlers after this hook;
+    they wait only for what is left of it, so exit takes at most about one
+    ``flush_timeout`` however storage fares.
+    """
+    global _exit_deadline
+    if _exit_deadline is None:
+        longest = max((writer.flush_timeout for writer in list(_LIVE)), default=0.0)
+        _exit_deadline = time.monotonic() + longest
+    flush_all()
 
 
 def _after_fork_in_child() -> None:
@@ -335,10 +360,10 @@ _ANCHOR = _Anchor()
 def _finalize_in_multiprocessing_children(_anchor: object = None) -> None:
     # Children started by multiprocessing end with os._exit (no atexit hooks)
     # after running these finalizers; each child's registry starts empty.
-    mp_util.Finalize(None, flush_all, exitpriority=100)
+    mp_util.Finalize(None, _flush_at_exit, exitpriority=100)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(flush_all)
+atexit.register(_flush_at_exit)
 _finalize_in_multiprocessing_children()
 mp_util.register_after_fork(_ANCHOR, _finalize_in_multiprocessing_children)
