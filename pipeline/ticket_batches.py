@@ -67,14 +67,14 @@ def fresh_key() -> str:
 def direct_ticket_record(record: Any, data: dict[str, Any], key: str, app_id: str) -> TicketRecord:
     """``ticket_record_of(record, data, key, app_id)`` for a stdlib or logbook record.
 
-    ``data`` must be ``record_dict(record)`` (JSON-safe, integer level).
+    ``data`` must be ``record_dict(record)``; a stdlib record's is stored as it is.
     The same fields, built without grouping the record a second time or
     copying its data (tests hold the two equal); with a fresh occurrence key.
     """
     if isinstance(record, logging.LogRecord):
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
-    else:
-        when = to_utc(record.time)
+    else:  # logbook's to_dict keeps tuples, which storage reads back as lists
+        when, data = to_utc(record.time), json_safe(data)
     module = data.get("module")
     filename = portable_path(str(data.get("filename") or ""), module)
     level = data["level"]
