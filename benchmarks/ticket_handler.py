@@ -113,6 +113,26 @@ def run(make: Callable[[str], Any], url: str, batch: list[Any]) -> tuple[float, 
     return called / len(batch) * 1e6, len(batch) / stored, cpu / len(batch) * 1e6
 
 
+def error_calls(url: str, count: int) -> dict[str, float]:
+    """µs per ``log.error("disk %d full", n)`` call: queued handler, and a no-op handler."""
+    from pipeline.ticketing import TicketingHandler
+
+    handler = TicketingHandler(url, queue_size=count)
+    figures = {}
+    for label, target in (("no-op", logging.NullHandler()), ("queued", handler)):
+        logger = logging.getLogger(f"bench.errors.{label}")
+        logger.propagate, logger.handlers = False, [target]
+        started = time.perf_counter()
+        for n in range(count):
+            logger.error("disk %d full", n)
+        figures[label] = (time.perf_counter() - started) / count * 1e6
+        logger.handlers = []
+    if not handler.flush(600) or handler.dropped or stored_count(url) != count:
+        raise SystemExit("the log.error records were not all stored")
+    handler.close()
+    return figures
+
+
 def outage_calls(url: str, seconds: float) -> dict[str, list[float]]:
     """Seconds per log call during ``seconds`` of refused connections, queued vs a no-op."""
     import psycopg
@@ -208,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         ratio = statistics.median(f[1] for f in queued_rate) / statistics.median(
             f[1] for f in logbook_rate)
         print(f"SQLite, same logbook records: pipeline queued stores {ratio:.0f}× logbook's rate")
+    if "postgresql" in args.backends:
+        for round_ in range(args.repeat):
+            with DATABASES["postgresql"](args) as url:
+                figures = error_calls(url, args.count)
+            print(f"round {round_ + 1} {args.count} log.error calls from one thread, PostgreSQL: "
+                  + ", ".join(f"{label} {us:.1f} µs/call" for label, us in figures.items())
+                  + f" (load {os.getloadavg()[0]:.1f})", flush=True)
     if args.outage:
         with DATABASES["postgresql"](args) as url:
             durations = outage_calls(url, args.outage)
