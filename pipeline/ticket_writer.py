@@ -175,8 +175,10 @@ class TicketWriter:
         self._items.append(marker)  # past the bound: a marker is not a record
         if self._thread is None:
             self._start()
-        if self._thread is None:  # no thread can start (interpreter exit): write here
-            self._drain(threading.Event())
+        if self._thread is None:  # no thread can start (interpreter exit): write here,
+            once = threading.Event()  # one attempt per batch, no back-off
+            once.set()
+            self._drain(once)
         self._wake.set()
         return marker
 

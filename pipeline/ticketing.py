@@ -215,8 +215,8 @@ class TicketingHandler(TicketingBaseHandler):
         self.grouping = db_options.pop("grouping", self.grouping)
         self.app_id = app_id
         self.synchronous = synchronous
-        batches = TicketBatches(self, TicketingHandler)  # its options checked before connecting
-        writer = TicketWriter(
+        batches = TicketBatches(self, TicketingHandler)
+        writer = TicketWriter(  # checks its options: before connecting, too
             batches.prepare,
             batches.store,
             queue_size=queue_size,
