@@ -245,9 +245,15 @@ def test_overridden_process_record_and_record_ticket_run_on_the_writer(
 
 #: Queues records in a parent, forks with os.fork and multiprocessing, logs in
 #: the children (which end without closing the handler) and in the parent.
+#: Each child must reach PostgreSQL through a session of its own.
 FORKS = """
 import logging, multiprocessing, os, sys
+import sqlalchemy as sa
 from pipeline.ticketing import TicketingHandler
+
+def session():
+    with handler.db.connection.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
 
 handler = TicketingHandler(sys.argv[1], app_id="forks", batch_interval=60)
 log = logging.getLogger("forks")
@@ -255,10 +261,13 @@ log.propagate = False
 log.addHandler(handler)
 log.error("before the fork")
 assert handler.flush(30)  # the handler's pool holds a connection now
+parents = {session() for _ in range(4)}  # the sessions of every pooled connection
 for n in range(100):
     log.error("queued in the parent at the fork %d", n)
 pid = os.fork()
 if pid == 0:
+    if session() in parents:
+        os._exit(3)  # the child talks over the parent's connection
     for n in range(10):
         log.error("os.fork child %d", n)
     sys.exit(0)  # the exit hook writes the child's queue
@@ -266,6 +275,7 @@ _, status = os.waitpid(pid, 0)
 assert os.waitstatus_to_exitcode(status) == 0
 
 def child():
+    assert session() not in parents, "the child talks over the parent's connection"
     for n in range(10):
         log.error("multiprocessing child %d", n)
 
