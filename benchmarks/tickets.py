@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from typing import Any
 
 from log_corpus import records
 from record_events import DATABASES
@@ -55,29 +51,6 @@ def measure(url: str, corpus: list[TicketRecord], batch_size: int) -> float:
     return elapsed
 
 
-def handler_rate(handler_class: Any, raw: list[dict[str, Any]]) -> float:
-    """Records/s of a per-record ticketing handler writing to a new SQLite file.
-
-    Records are logbook LogRecords rebuilt from the corpus; each emit is one
-    transaction, as in an application that logs through the handler.
-    """
-    import logbook
-
-    logbook_records = []
-    for item in raw:
-        record = logbook.LogRecord.from_dict(item)
-        record.time = dt.datetime.strptime(item["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-        logbook_records.append(record)
-    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
-        handler = handler_class("sqlite:///" + os.path.join(directory, "tickets.db"))
-        started = time.perf_counter()
-        for record in logbook_records:
-            handler.handle(record)
-        elapsed = time.perf_counter() - started
-        handler.close()
-    return len(logbook_records) / elapsed
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql,mysql",
@@ -94,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="give every record an occurrence key, as the consumer does")
     parser.add_argument("--handlers", type=int, default=0, metavar="N",
                         help="also time logbook's and pipeline's TicketingHandler on SQLite, "
-                        "N records each, one per emit")
+                        "N records each (ticket_handler.py does more)")
     args = parser.parse_args(argv)
     backends = [name.strip() for name in args.backends.split(",") if name.strip()]
     if set(backends) - set(BACKENDS):
@@ -117,14 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<11} best {max(rates):>9,.0f} records/s, median "
               f"{statistics.median(rates):>9,.0f} records/s over {len(rates)} runs", flush=True)
     if args.handlers:
-        from logbook.ticketing import TicketingHandler as LogbookHandler
+        import ticket_handler
 
-        from pipeline.ticketing import TicketingHandler
-
-        for label, handler_class in (("logbook", LogbookHandler), ("pipeline", TicketingHandler)):
-            rate = handler_rate(handler_class, raw[: args.handlers])
-            print(f"{label} TicketingHandler on SQLite, one record per emit: {rate:,.0f} records/s",
-                  flush=True)
+        count = str(args.handlers)
+        ticket_handler.main(["--backends", "sqlite", "--count", count, "--logbook-count", count,
+                             "--seed", str(args.seed)])
     return 0
 
 

@@ -11,6 +11,13 @@ The handler is a :class:`logging.Handler` (``logging.getLogger().addHandler
 (``handler.push_application()``). Either way each record becomes one
 occurrence of its ticket through the driver's race-free ``record_tickets``.
 
+By default a record is only queued in the application's thread; a
+background thread writes the queue in batches, retries while storage is
+unavailable, and drops (and counts) what does not fit in the queue
+(:mod:`pipeline.ticket_writer`, :mod:`pipeline.ticket_batches`).
+``TicketingHandler(..., synchronous=True)`` writes each record inside the
+log call instead, one transaction per record, as logbook does.
+
 Differences from logbook, on purpose: the hash is stored as hex text (logbook
 passed bytes, which PostgreSQL rejects); tickets group by the portable
 ``location`` strategy unless ``grouping='logbook'`` is passed (see
@@ -22,14 +29,19 @@ tickets and occurrences are :mod:`pipeline.models` objects.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from pipeline.convert.grouping import DEFAULT_STRATEGY, default_salt, grouping_hash
-from pipeline.convert.logrecord import from_logging, logbook_level
-from pipeline.convert.tickets import LEVELS, json_safe
+from pipeline.convert.logrecord import logbook_level
+from pipeline.convert.tickets import LEVELS
 from pipeline.models import Occurrence, Ticket
 from pipeline.ticket_backends import BackendBase, MongoDBBackend, SQLAlchemyBackend
+from pipeline.ticket_batches import MESSAGE_ATTRIBUTE, TicketBatches, record_dict
+from pipeline.ticket_writer import TicketWriter
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -50,6 +62,7 @@ __all__ = [
     "Ticket",
     "TicketingBaseHandler",
     "TicketingHandler",
+    "record_dict",
 ]
 
 
@@ -68,13 +81,8 @@ def _salt_text(hash_salt: str | bytes | None) -> str | None:
     return hash_salt
 
 
-def record_dict(record: Any) -> dict[str, Any]:
-    """A logbook-shaped JSON-safe dict of a stdlib or logbook record (or a dict)."""
-    if isinstance(record, logging.LogRecord):
-        return from_logging(record)
-    if isinstance(record, dict):
-        return json_safe(record)  # type: ignore[no-any-return]
-    return record.to_dict(json_safe=True)  # type: ignore[no-any-return]
+#: The lock of a handler whose emit needs none.
+_NO_LOCK = contextlib.nullcontext()
 
 
 class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[misc]
@@ -89,6 +97,8 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
     grouping = DEFAULT_STRATEGY
     #: True once registered with :mod:`logging` (construction got that far).
     _registered = False
+    #: Whether :meth:`handle` serialises stdlib records' emits with the handler's lock.
+    _locks_emit = True
 
     def __init__(
         self,
@@ -137,18 +147,21 @@ class TicketingBaseHandler(logging.Handler, *_LOGBOOK_BASES):  # type: ignore[mi
         record_filter: Any = self.filter
         if record_filter is not None and not record_filter(record, self):
             return False
-        self.acquire()
-        try:
-            self.emit(record)
-        except Exception:  # noqa: BLE001 - a log handler reports, never raises
-            self.handleError(record)
-        finally:
-            self.release()
+        lock: Any = self.lock if self._locks_emit else _NO_LOCK
+        with lock:
+            try:
+                self.emit(record)
+            except Exception:  # noqa: BLE001 - a log handler reports, never raises
+                self.handleError(record)
         return True
 
 
 class TicketingHandler(TicketingBaseHandler):
     """A handler that writes each log record as an occurrence of its ticket.
+
+    By default :meth:`emit` only queues the record; a background thread
+    writes the queue in batches (see :mod:`pipeline.ticket_writer`), so a
+    log call never waits for the database and never raises from it.
 
     :param uri: a storage URL (``sqlite:///path``, ``postgresql://...``,
         ``mysql://...``, ``mongodb://...``) or, for the SQLAlchemy backend,
@@ -157,6 +170,16 @@ class TicketingHandler(TicketingBaseHandler):
     :param hash_salt: salt of the grouping hash; default ``'apphash-' + app_id``.
     :param backend: a :class:`BackendBase` subclass; default
         :attr:`default_backend` (MongoDB URLs pick :class:`MongoDBBackend`).
+    :param synchronous: True writes each record inside :meth:`emit`, one
+        transaction per record, errors reported by ``handleError`` (logbook's
+        behaviour); the options below then do not apply.
+    :param queue_size: the most records held in memory; beyond, new records
+        are dropped and counted in :attr:`dropped`.
+    :param batch_size: the most records in one ``record_tickets`` call; a
+        batch is written once this many wait, or after ``batch_interval``
+        seconds.
+    :param flush_timeout: how long :meth:`flush` without an argument,
+        :meth:`close` and the exit hook wait for the queue to be written.
     :param db_options: options of the backend (``table_prefix``,
         ``metadata``, ``autocreate_tables``); ``grouping`` sets the
         strategy of this handler.
@@ -164,6 +187,7 @@ class TicketingHandler(TicketingBaseHandler):
 
     #: The backend used when none is given.
     default_backend: type[BackendBase] = SQLAlchemyBackend
+    _writer: TicketWriter | None = None
 
     def __init__(
         self,
@@ -174,6 +198,12 @@ class TicketingHandler(TicketingBaseHandler):
         bubble: bool = False,
         hash_salt: str | bytes | None = None,
         backend: type[BackendBase] | None = None,
+        *,
+        synchronous: bool = False,
+        queue_size: int = 10000,
+        batch_size: int = 1000,
+        batch_interval: float = 0.2,
+        flush_timeout: float = 5.0,
         **db_options: Any,
     ) -> None:
         if hash_salt is None:
@@ -184,12 +214,27 @@ class TicketingHandler(TicketingBaseHandler):
         number, hash_salt = _level_number(level), _salt_text(hash_salt)
         self.grouping = db_options.pop("grouping", self.grouping)
         self.app_id = app_id
+        self.synchronous = synchronous
+        batches = TicketBatches(self, TicketingHandler)
+        writer = TicketWriter(  # checks its options: before connecting, too
+            batches.prepare,
+            batches.store,
+            queue_size=queue_size,
+            batch_size=batch_size,
+            batch_interval=batch_interval,
+            flush_timeout=flush_timeout,
+            name=f"pipeline-tickets-{app_id}",
+        )
         if backend is None:
             is_mongo = isinstance(uri, str) and uri.startswith("mongodb")
             backend = MongoDBBackend if is_mongo else self.default_backend
         db_options["uri"] = uri
         self.set_backend(backend, **db_options)
         TicketingBaseHandler.__init__(self, hash_salt, number, filter, bubble)
+        if not synchronous:
+            self._locks_emit = False  # emit only appends to a deque
+            self._writer = writer
+        _HANDLERS.add(self)
 
     def set_backend(self, cls: type[BackendBase], **options: Any) -> None:
         """Create the backend ``cls(**options)`` as :attr:`db`."""
@@ -204,20 +249,71 @@ class TicketingHandler(TicketingBaseHandler):
         self.db.record_ticket(record, data, hash, self.app_id)
 
     def emit(self, record: Any) -> None:
-        """Write one record to the database."""
-        hash_value = self.hash_record(record)
-        data = self.process_record(record, hash_value)
-        self.record_ticket(record, data, hash_value)
+        """Queue one record for the writer thread, or write it now when synchronous.
+
+        Queued, a stdlib record's message is formatted now (its arguments
+        may change once the call returns) and a logbook record's frame
+        information is pulled; grouping, :meth:`process_record` and the
+        write happen on the writer thread.
+        """
+        writer = self._writer
+        if writer is None:
+            hash_value = self.hash_record(record)
+            data = self.process_record(record, hash_value)
+            self.record_ticket(record, data, hash_value)
+            return
+        if isinstance(record, logging.LogRecord):
+            record.__dict__[MESSAGE_ATTRIBUTE] = record.getMessage()
+        elif not isinstance(record, dict):
+            record.pull_information()  # logbook closes the record when the call returns
+        writer.put(record)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the queue was full (0 when synchronous)."""
+        return 0 if self._writer is None else self._writer.dropped
+
+    def flush(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Wait until every record queued so far is written; False if ``timeout`` passed first.
+
+        ``timeout`` None waits at most ``flush_timeout``. Records the storage
+        refused count as written (they were reported through ``handleError``).
+        """
+        return True if self._writer is None else self._writer.flush(timeout)
 
     def close(self) -> None:
-        """Close the backend's connections, then the handler.
+        """Write what is queued (at most ``flush_timeout``), then close the backend.
 
         Harmless when repeated, and on a handler whose construction failed.
         """
         try:
+            if self._writer is not None:
+                self._writer.close()
             db = getattr(self, "db", None)  # None when construction failed
             if db is not None:
                 db.close()
         finally:
             if self._registered:
                 logging.Handler.close(self)
+
+    def _after_fork_in_child(self) -> None:
+        """Leave the parent's pooled database connections to the parent.
+
+        A child that used (or closed) them would talk over the parent's
+        sockets; SQLAlchemy's answer is a new, empty pool in the child.
+        """
+        engine = getattr(getattr(getattr(self, "db", None), "connection", None), "engine", None)
+        if engine is not None:
+            engine.dispose(close=False)
+
+
+#: Every handler of this process, for the fork hook.
+_HANDLERS: weakref.WeakSet[TicketingHandler] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for handler in list(_HANDLERS):
+        handler._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

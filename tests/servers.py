@@ -75,6 +75,25 @@ def postgresql_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def allow_postgresql_connections(url: str, allow: bool) -> None:
+    """Make the database of ``url`` accept new connections, or refuse them all.
+
+    Refusing (``ALTER DATABASE ... ALLOW_CONNECTIONS false``) also ends the
+    open sessions: to its clients the database is down, and only the
+    calling test's database is touched.
+    """
+    import psycopg
+
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+
 @contextlib.contextmanager
 def mysql_database() -> Iterator[str]:
     """A fresh MariaDB/MySQL database; yields its SQLAlchemy URL."""

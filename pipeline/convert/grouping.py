@@ -22,6 +22,7 @@ grouped by that list alone, whatever the strategy. Everything here is pure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -114,6 +115,7 @@ def logbook_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a process logs from a bounded set of files
 def portable_path(filename: str, module: str | None) -> str:
     """``filename`` without the part that depends on where the code is installed.
 
@@ -146,7 +148,7 @@ def location_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
         _text(record, "func_name"),
         str(_lineno(record)),
     ]
-    return _digest([b"\x00".join(f.encode("utf-8") for f in fields)], salt)
+    return _digest(["\x00".join(fields).encode("utf-8")], salt)
 
 
 def mask_message(message: str) -> str:
@@ -168,7 +170,7 @@ def template_hash(record: Mapping[str, Any], salt: str | None) -> HASH:
         _text(record, "exception_name"),
         mask_message(message),
     ]
-    return _digest([b"\x00".join(f.encode("utf-8") for f in fields)], salt)
+    return _digest(["\x00".join(fields).encode("utf-8")], salt)
 
 
 def fingerprint_hash(fingerprint: Any, salt: str | None) -> HASH:
@@ -182,7 +184,7 @@ def fingerprint_hash(fingerprint: Any, salt: str | None) -> HASH:
             f"extra['fingerprint'] must be a non-empty list of strings, got {fingerprint!r}"
         )
     fields = ["fingerprint", *fingerprint]
-    return _digest([b"\x00".join(f.encode("utf-8") for f in fields)], salt)
+    return _digest(["\x00".join(fields).encode("utf-8")], salt)
 
 
 _STRATEGY_FUNCTIONS: dict[str, Callable[[Mapping[str, Any], str | None], HASH]] = {

@@ -47,11 +47,20 @@ def format_iso8601(when: dt.datetime) -> str:
 
 
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
-    return {
-        key: value
-        for key, value in vars(record).items()
-        if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
-    }
+    attributes = vars(record)
+    # Most records have no extra: one set difference (in C) finds that out.
+    names = {key for key in attributes.keys() - _STANDARD_ATTRIBUTES if not key.startswith("_")}
+    if not names:
+        return {}
+    return {key: value for key, value in attributes.items() if key in names}
+
+
+#: Values json_safe() returns as they are; anything else goes through it.
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _safe(value: Any) -> Any:
+    return value if type(value) in _PLAIN else json_safe(value)
 
 
 def from_logging(record: logging.LogRecord) -> dict[str, Any]:
@@ -60,27 +69,28 @@ def from_logging(record: logging.LogRecord) -> dict[str, Any]:
     formatted = record.exc_text
     if exc_type is not None and not formatted:
         formatted = "".join(traceback.format_exception(exc_type, exc_value, exc_tb)).rstrip()
-    data = {
-        "channel": record.name,
+    # Called for every record a handler stores: only the values a caller can
+    # set to anything go through json_safe (the rest are text made here).
+    return {
+        "channel": _safe(record.name),
         "msg": str(record.msg),
-        "args": record.args if isinstance(record.args, tuple) else [record.args],
+        "args": json_safe(record.args if isinstance(record.args, tuple) else [record.args]),
         "kwargs": {},
         "level": logbook_level(record.levelno),
-        "extra": _extra(record),
-        "process": record.process,
+        "extra": json_safe(_extra(record)),
+        "process": _safe(record.process),
         "time": format_iso8601(dt.datetime.fromtimestamp(record.created, dt.UTC)),
-        "filename": record.pathname,
+        "filename": _safe(record.pathname),
         "message": record.getMessage(),
-        "formatted_exception": formatted,
-        "lineno": record.lineno,
-        "module": record.module,
+        "formatted_exception": _safe(formatted),
+        "lineno": _safe(record.lineno),
+        "module": _safe(record.module),
         "exception_name": (
             f"{exc_type.__module__}.{exc_type.__name__}" if exc_type is not None else None
         ),
         "exception_message": str(exc_value) if exc_value is not None else None,
-        "func_name": record.funcName,
-        "thread": record.thread,
-        "thread_name": record.threadName,
-        "process_name": record.processName,
+        "func_name": _safe(record.funcName),
+        "thread": _safe(record.thread),
+        "thread_name": _safe(record.threadName),
+        "process_name": _safe(record.processName),
     }
-    return json_safe(data)  # type: ignore[no-any-return]

@@ -1,4 +1,9 @@
-"""The seed's ticketing API: stdlib logging and logbook handlers on real databases."""
+"""The seed's ticketing API: stdlib logging and logbook handlers on real databases.
+
+Every handler test runs twice: with the default queued handler (records are
+read back after ``flush()``) and with ``synchronous=True``; both store the
+same thing.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[s
             yield stack.enter_context(servers.mysql_database())
 
 
+@pytest.fixture(params=["queued", "synchronous"])
+def mode(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Options of the handler under test: the default (queued) or synchronous."""
+    return {"synchronous": request.param == "synchronous"}
+
+
 @pytest.fixture
 def stdlib_logger(request: pytest.FixtureRequest) -> Iterator[logging.Logger]:
     logger = logging.getLogger(f"ticketing-test.{request.node.name}")
@@ -47,8 +58,10 @@ def emit_disk_errors(logger: logging.Logger, count: int) -> None:
         logger.error("disk %d full", n)  # one call site: one ticket
 
 
-def test_seed_example_with_stdlib_logging(db_url: str, stdlib_logger: logging.Logger) -> None:
-    handler = TicketingHandler(db_url)
+def test_seed_example_with_stdlib_logging(
+    db_url: str, stdlib_logger: logging.Logger, mode: dict[str, Any]
+) -> None:
+    handler = TicketingHandler(db_url, **mode)
     assert isinstance(handler, logging.Handler)
     stdlib_logger.addHandler(handler)
     emit_disk_errors(stdlib_logger, 3)
@@ -57,6 +70,7 @@ def test_seed_example_with_stdlib_logging(db_url: str, stdlib_logger: logging.Lo
         raise ValueError("bad")
     except ValueError:
         stdlib_logger.exception("failed")
+    assert handler.flush()
     db = handler.db
     assert db.count_tickets() == 3
     tickets = {t.occurrence_count: t for t in db.get_tickets()}
@@ -71,8 +85,8 @@ def test_seed_example_with_stdlib_logging(db_url: str, stdlib_logger: logging.Lo
     handler.close()
 
 
-def test_seed_example_as_a_pushed_logbook_handler(db_url: str) -> None:
-    handler = TicketingHandler(db_url, app_id="shop", bubble=True)
+def test_seed_example_as_a_pushed_logbook_handler(db_url: str, mode: dict[str, Any]) -> None:
+    handler = TicketingHandler(db_url, app_id="shop", bubble=True, **mode)
     log = logbook.Logger("shop.orders")
     with handler.applicationbound():
         for n in range(4):
@@ -84,6 +98,7 @@ def test_seed_example_as_a_pushed_logbook_handler(db_url: str) -> None:
     finally:
         handler.pop_application()
     log.error("not recorded: the handler is popped")
+    assert handler.flush()
     db = handler.db
     assert sorted(t.occurrence_count for t in db.get_tickets()) == [1, 1, 4]
     assert {t.app_id for t in db.get_tickets()} == {"shop"}
@@ -93,25 +108,30 @@ def test_seed_example_as_a_pushed_logbook_handler(db_url: str) -> None:
     handler.close()
 
 
-def test_logbook_grouping_stores_logbooks_own_hash(tmp_path: pathlib.Path) -> None:
-    handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"), bubble=True, grouping="logbook")
+def test_logbook_grouping_stores_logbooks_own_hash(
+    tmp_path: pathlib.Path, mode: dict[str, Any]
+) -> None:
+    handler = TicketingHandler(
+        "sqlite:///" + str(tmp_path / "t.db"), bubble=True, grouping="logbook", **mode
+    )
     capture = logbook.TestHandler(bubble=True)
     with capture.applicationbound(), handler.applicationbound():
         logbook.Logger("x").error("boom")
     expected = LogbookBaseHandler("apphash-generic").hash_record(capture.records[0])
+    assert handler.flush()
     assert [t.record_hash for t in handler.db.get_tickets()] == [expected]
     handler.close()
 
 
 def test_level_and_filter_apply_to_both_kinds_of_records(
-    tmp_path: pathlib.Path, stdlib_logger: logging.Logger
+    tmp_path: pathlib.Path, stdlib_logger: logging.Logger, mode: dict[str, Any]
 ) -> None:
     def no_secrets(record: Any, _handler: object) -> bool:
         message = record.getMessage() if isinstance(record, logging.LogRecord) else record.message
         return "secret" not in message
 
     handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"), level="ERROR",
-                               filter=no_secrets)
+                               filter=no_secrets, **mode)
     stdlib_logger.addHandler(handler)
     stdlib_logger.warning("below the level")
     stdlib_logger.error("a secret")
@@ -120,6 +140,7 @@ def test_level_and_filter_apply_to_both_kinds_of_records(
         logbook.Logger("lb").warning("below the level")
         logbook.Logger("lb").error("another secret")
         logbook.Logger("lb").critical("kept too")
+    assert handler.flush()
     messages = sorted(
         o.data["message"] for t in handler.db.get_tickets() for o in handler.db.get_occurrences(t.ticket_id)
     )
@@ -127,16 +148,20 @@ def test_level_and_filter_apply_to_both_kinds_of_records(
     handler.close()
 
 
-def test_backend_methods(tmp_path: pathlib.Path, stdlib_logger: logging.Logger) -> None:
-    handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"))
+def test_backend_methods(
+    tmp_path: pathlib.Path, stdlib_logger: logging.Logger, mode: dict[str, Any]
+) -> None:
+    handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"), **mode)
     stdlib_logger.addHandler(handler)
     emit_disk_errors(stdlib_logger, 2)
+    assert handler.flush()
     db = handler.db
     ticket = db.get_tickets()[0]
     assert db.get_ticket(ticket.ticket_id) == ticket
     db.solve_ticket(ticket.ticket_id)
     assert db.get_ticket(ticket.ticket_id).solved is True
     emit_disk_errors(stdlib_logger, 1)
+    assert handler.flush()
     assert db.get_ticket(ticket.ticket_id).status is TicketStatus.REGRESSED
     assert len(db.get_occurrences(ticket.ticket_id, limit=2, offset=1)) == 2
     db.delete_ticket(ticket.ticket_id)
@@ -151,13 +176,14 @@ def test_backend_methods(tmp_path: pathlib.Path, stdlib_logger: logging.Logger) 
 
 
 def test_table_prefix_and_metadata_keep_tickets_in_their_own_tables(
-    tmp_path: pathlib.Path, stdlib_logger: logging.Logger
+    tmp_path: pathlib.Path, stdlib_logger: logging.Logger, mode: dict[str, Any]
 ) -> None:
     url = "sqlite:///" + str(tmp_path / "t.db")
     metadata = sa.MetaData()
-    handler = TicketingHandler(url, table_prefix="myapp_", metadata=metadata)
+    handler = TicketingHandler(url, table_prefix="myapp_", metadata=metadata, **mode)
     stdlib_logger.addHandler(handler)
     emit_disk_errors(stdlib_logger, 2)
+    assert handler.flush()
     assert set(metadata.tables) == {"myapp_tickets", "myapp_occurrences"}
     assert isinstance(handler.db, SQLAlchemyBackend) and handler.db.table_prefix == "myapp_"
     assert handler.db.count_tickets() == 1
@@ -172,11 +198,14 @@ def test_table_prefix_and_metadata_keep_tickets_in_their_own_tables(
     handler.close()
 
 
-def test_an_engine_is_accepted_as_uri(tmp_path: pathlib.Path, stdlib_logger: logging.Logger) -> None:
+def test_an_engine_is_accepted_as_uri(
+    tmp_path: pathlib.Path, stdlib_logger: logging.Logger, mode: dict[str, Any]
+) -> None:
     engine = sa.create_engine("sqlite:///" + str(tmp_path / "t.db"))
-    handler = TicketingHandler(engine, backend=SQLAlchemyBackend)
+    handler = TicketingHandler(engine, backend=SQLAlchemyBackend, **mode)
     stdlib_logger.addHandler(handler)
     emit_disk_errors(stdlib_logger, 1)
+    assert handler.flush()
     assert handler.db.count_tickets() == 1
     handler.close()
     engine.dispose()
@@ -188,7 +217,7 @@ def test_mongodb_backend_refuses_other_urls(tmp_path: pathlib.Path) -> None:
 
 
 def test_mongodb_backend_records_through_the_mongodb_driver(
-    mongodb_server_url: str, stdlib_logger: logging.Logger
+    mongodb_server_url: str, stdlib_logger: logging.Logger, mode: dict[str, Any]
 ) -> None:
     driver = storage.get_connection  # the MongoDB driver must declare tickets to be used
     with servers.mongodb_database(mongodb_server_url) as url:
@@ -197,10 +226,11 @@ def test_mongodb_backend_records_through_the_mongodb_driver(
         probe.close()
         if not declares:
             pytest.skip("the MongoDB driver does not declare tickets")
-        handler = TicketingHandler(url)
+        handler = TicketingHandler(url, **mode)
         assert isinstance(handler.db, MongoDBBackend)
         stdlib_logger.addHandler(handler)
         emit_disk_errors(stdlib_logger, 3)
+        assert handler.flush()
         assert [t.occurrence_count for t in handler.db.get_tickets()] == [3]
         handler.close()
 

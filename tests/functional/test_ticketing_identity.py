@@ -22,12 +22,16 @@ from pipeline.ticketing import TicketingHandler
 from tests import servers
 
 
-def test_each_emit_is_a_new_occurrence_even_of_the_same_record(tmp_path: pathlib.Path) -> None:
-    handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"))
+@pytest.mark.parametrize("synchronous", [False, True])
+def test_each_emit_is_a_new_occurrence_even_of_the_same_record(
+    tmp_path: pathlib.Path, synchronous: bool
+) -> None:
+    handler = TicketingHandler("sqlite:///" + str(tmp_path / "t.db"), synchronous=synchronous)
     try:
         record = logging.LogRecord("app", logging.ERROR, __file__, 7, "boom", (), None)
         handler.handle(record)
         handler.handle(record)
+        assert handler.flush()
         [ticket] = handler.db.get_tickets()
         assert ticket.occurrence_count == 2
         assert len(handler.db.get_occurrences(ticket.ticket_id)) == 2
@@ -70,6 +74,7 @@ def test_prefixed_tables_made_before_occurrence_keys_get_them(sql_url: str) -> N
         record = logging.LogRecord("app", logging.ERROR, __file__, 7, "boom", (), None)
         handler.handle(record)
         handler.handle(record)
+        assert handler.flush()
         counts = sorted(t.occurrence_count for t in handler.db.get_tickets())
         assert counts == [2, 2]  # the old ticket kept, the new one counted twice
         with handler.db.connection.engine.connect() as conn:

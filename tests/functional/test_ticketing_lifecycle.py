@@ -107,6 +107,7 @@ def test_mongodb_backend_outlives_its_handler(mongodb_server_url: str) -> None:
         handler = TicketingHandler(url, app_id="life")
         logger.addHandler(handler)
         logger.error("before the handler goes")
+        assert handler.flush()
         logger.removeHandler(handler)
         db = handler.db
         del handler

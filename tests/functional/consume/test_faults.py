@@ -148,20 +148,6 @@ def test_broker_closing_the_connection_reconnects_and_continues(
     wait_for(lambda: "broker connection re-established" in proc.output(), 10, "reconnect logged")
 
 
-def _database_name(pg_url: str) -> str:
-    return pg_url.rsplit("/", 1)[1].split("?", 1)[0]
-
-
-def _allow_connections(name: str, allow: bool) -> None:
-    with psycopg.connect(servers.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-
-
 def test_postgresql_unavailable_15s_mid_stream_loses_nothing_and_drains_after(
     consume_conf: cfg.ConfigOpts, names: Names, pg_url: str,
     consumer_process: Callable[..., ConsumerProcess],
@@ -170,13 +156,12 @@ def test_postgresql_unavailable_15s_mid_stream_loses_nothing_and_drains_after(
     published = publish_stream(names, SHORT, "pgdown")
     proc = consumer_process()
     wait_for(lambda: stored_count(pg_url) >= 3000, 40, "3000 events stored")
-    database = _database_name(pg_url)
-    _allow_connections(database, False)
+    servers.allow_postgresql_connections(pg_url, False)
     try:
         time.sleep(15)
         assert proc.proc.poll() is None, "the consumer died while storage was down"
     finally:
-        _allow_connections(database, True)
+        servers.allow_postgresql_connections(pg_url, True)
     wait_for(lambda: stored_count(pg_url) >= len(published), 40, "backlog drained")
     assert proc.proc.poll() is None
     assert_exactly(pg_url, published)
