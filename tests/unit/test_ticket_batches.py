@@ -51,13 +51,13 @@ def logbook_records() -> list[Any]:
     return list(capture.records)
 
 
-@pytest.mark.parametrize("grouping", ["location", "logbook", "template"])
 def _record_id(record: Any) -> str:
     """A stable test id (object addresses differ between pytest -n workers)."""
     kind = "stdlib" if isinstance(record, logging.LogRecord) else "logbook"
     return f"{kind}-{getattr(record, 'lineno', 0)}-{getattr(record, 'msg', '')!s:.20}"
 
 
+@pytest.mark.parametrize("grouping", ["location", "logbook", "template"])
 @pytest.mark.parametrize("record", stdlib_records() + logbook_records(), ids=_record_id)
 def test_direct_ticket_record_equals_ticket_record_of(record: Any, grouping: str) -> None:
     hasher = TicketingBaseHandler("apphash-generic")
