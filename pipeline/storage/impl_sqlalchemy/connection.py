@@ -19,7 +19,7 @@ from sqlalchemy import exc
 
 from pipeline.exceptions import ConfigError
 from pipeline.models import Event, Trait
-from pipeline.storage.base import Capability, RecordResult
+from pipeline.storage.base import Capability, RecordResult, SchemaState
 from pipeline.storage.base import Connection as BaseConnection
 from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import events as reads
@@ -250,6 +250,13 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
         with self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
         return frozenset(current) == head_revisions()
+
+    def schema_state(self) -> SchemaState:
+        """The database's alembic revision and the newest packaged migration."""
+        expected = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        with engines.translated_errors("read the schema version"), self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return SchemaState(current, expected)
 
     def clear(self) -> None:
         """Delete every row of every table (the schema stays)."""

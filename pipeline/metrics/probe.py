@@ -1,0 +1,100 @@
+"""Does the storage answer, and in time? A bounded probe for ``/readyz`` and ``/metrics``.
+
+Each probe opens a fresh storage connection (so it also proves that new
+connections are accepted, and no pooled connection outlives it into a
+forked worker), asks for the schema version
+(:meth:`pipeline.storage.Connection.schema_state`, a round trip), counts the
+tickets per status when the driver stores tickets, and closes the
+connection. It runs on a thread of its own; the caller waits at most
+``timeout`` seconds, and a probe still running is waited for again rather
+than started twice. A result stays fresh for ``max_age`` seconds, so bursts
+of probes and scrapes cost one round trip.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from pipeline import storage
+from pipeline.exceptions import PipelineError
+from pipeline.models import TicketStatus
+from pipeline.storage import Capability, SchemaState
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe found (``at``: time.monotonic() when it finished)."""
+
+    ok: bool
+    detail: str
+    seconds: float
+    at: float
+    schema: SchemaState | None = None
+    tickets: dict[str, int] = field(default_factory=dict)
+
+
+class StorageProbe:
+    """Bounded, de-duplicated probes of the storage at ``url``."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.last: ProbeResult | None = None
+        self._lock = threading.Lock()
+        self._future: Future[ProbeResult] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-probe")
+
+    def check(self, max_age: float = 1.0) -> ProbeResult:
+        """A result at most ``max_age`` seconds old; not ok when the storage did not answer."""
+        with self._lock:
+            last = self.last
+            if last is not None and time.monotonic() - last.at <= max_age:
+                return last
+            if self._future is None or self._future.done():
+                self._future = self._executor.submit(self._probe)
+            future = self._future
+        try:
+            result = future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            return ProbeResult(
+                False,
+                f"storage did not answer within {self.timeout:g}s",
+                self.timeout,
+                time.monotonic(),
+            )
+        self.last = result
+        return result
+
+    def close(self) -> None:
+        """Stop the probe thread (a probe in progress finishes on its own)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _probe(self) -> ProbeResult:
+        started = time.monotonic()
+        try:
+            # No ConfigOpts: one connection attempt, no start-up retries.
+            conn = storage.get_connection(self.url)
+            try:
+                schema = conn.schema_state()
+                tickets = {}
+                if Capability.TICKETS in conn.capabilities:
+                    tickets = {s.value: conn.count_tickets(status=s) for s in TicketStatus}
+            finally:
+                conn.close()
+        except PipelineError as err:
+            now = time.monotonic()
+            return ProbeResult(False, f"{type(err).__name__}: {err}", now - started, now)
+        now = time.monotonic()
+        detail = "answered" if schema.up_to_date else _outdated(schema)
+        return ProbeResult(True, detail, now - started, now, schema, tickets)
+
+
+def _outdated(schema: SchemaState) -> str:
+    return (
+        f"answered; schema version {schema.current or 'none'} is not the expected "
+        f"{schema.expected} (run pipeline dbsync)"
+    )
