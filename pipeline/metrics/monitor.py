@@ -35,7 +35,9 @@ class ConsumeMonitoring:
         self.workers = workers
         self.files = MetricFiles(conf.metrics.multiprocess_dir)
         try:
-            self.probe = StorageProbe(conf.database.connection, conf.metrics.ready_timeout)
+            self.probe = StorageProbe(
+                conf.metrics.ready_timeout, url=conf.database.connection, tickets=True
+            )
             self.brokers = [broker_label(feed.url) for feed in topology.feeds(conf)]
             collector = exporter.ServiceCollector(self.files.collect, workers, self.probe)
             app = application(exporter.service_registry(collector), self.readiness)

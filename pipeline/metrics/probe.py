@@ -1,11 +1,12 @@
 """Does the storage answer, and in time? A bounded probe for ``/readyz`` and ``/metrics``.
 
-Each probe opens a fresh storage connection (so it also proves that new
-connections are accepted, and no pooled connection outlives it into a
-forked worker), asks for the schema version
+Each probe opens a fresh storage connection from a URL (so it also proves
+that new connections are accepted, and no pooled connection outlives it
+into a forked worker) or uses a connection the caller holds (the API's),
+asks for the schema version
 (:meth:`pipeline.storage.Connection.schema_state`, a round trip), counts the
-tickets per status when the driver stores tickets, and closes the
-connection. It runs on a thread of its own; the caller waits at most
+tickets per status when asked and the driver stores tickets, and closes the
+connection it opened. It runs on a thread of its own; the caller waits at most
 ``timeout`` seconds, and a probe still running is waited for again rather
 than started twice. A result stays fresh for ``max_age`` seconds, so bursts
 of probes and scrapes cost one round trip.
@@ -16,13 +17,14 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pipeline import storage
 from pipeline.exceptions import PipelineError
 from pipeline.models import TicketStatus
-from pipeline.storage import Capability, SchemaState
+from pipeline.storage import Capability, Connection, SchemaState
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,24 @@ class ProbeResult:
 
 
 class StorageProbe:
-    """Bounded, de-duplicated probes of the storage at ``url``."""
+    """Bounded, de-duplicated probes of the storage at ``url`` (or of ``connection()``).
 
-    def __init__(self, url: str, timeout: float) -> None:
+    ``connection`` returns the caller's open connection (None: not open yet);
+    ``tickets``: also count the tickets per status.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        url: str | None = None,
+        connection: Callable[[], Connection | None] | None = None,
+        tickets: bool = False,
+    ) -> None:
         self.url = url
+        self.connection = connection
         self.timeout = timeout
+        self.tickets = tickets
         self.last: ProbeResult | None = None
         self._lock = threading.Lock()
         self._future: Future[ProbeResult] | None = None
@@ -76,21 +91,32 @@ class StorageProbe:
     def _probe(self) -> ProbeResult:
         started = time.monotonic()
         try:
-            # No ConfigOpts: one connection attempt, no start-up retries.
-            conn = storage.get_connection(self.url)
-            try:
-                schema = conn.schema_state()
-                tickets = {}
-                if Capability.TICKETS in conn.capabilities:
-                    tickets = {s.value: conn.count_tickets(status=s) for s in TicketStatus}
-            finally:
-                conn.close()
+            if self.connection is not None:
+                conn = self.connection()
+                if conn is None:
+                    return ProbeResult(False, "storage not connected yet", 0.0, started)
+                schema, tickets = self._ask(conn)
+            else:
+                assert self.url is not None
+                # No ConfigOpts: one connection attempt, no start-up retries.
+                conn = storage.get_connection(self.url)
+                try:
+                    schema, tickets = self._ask(conn)
+                finally:
+                    conn.close()
         except PipelineError as err:
             now = time.monotonic()
             return ProbeResult(False, f"{type(err).__name__}: {err}", now - started, now)
         now = time.monotonic()
         detail = "answered" if schema.up_to_date else _outdated(schema)
         return ProbeResult(True, detail, now - started, now, schema, tickets)
+
+    def _ask(self, conn: Connection) -> tuple[SchemaState, dict[str, int]]:
+        schema = conn.schema_state()
+        tickets = {}
+        if self.tickets and Capability.TICKETS in conn.capabilities:
+            tickets = {status.value: conn.count_tickets(status=status) for status in TicketStatus}
+        return schema, tickets
 
 
 def _outdated(schema: SchemaState) -> str:
