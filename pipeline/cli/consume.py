@@ -35,6 +35,10 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         dress_url(conf.database.connection),
     )
     workers = conf.notification.workers
+    if workers > 1:
+        # A bad definitions file would make every worker die at start-up and be
+        # restarted forever: fail once, here, with the file:line:column instead.
+        load_converter(conf)
     monitoring = ConsumeMonitoring.from_config(conf, workers)
     try:
         if monitoring is not None:
@@ -44,9 +48,6 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         survey_broker(conf)
         if workers == 1:
             return run_worker(conf, stream, monitoring)
-        # A bad definitions file would make every worker die at start-up and be
-        # restarted forever: fail once, here, with the file:line:column instead.
-        load_converter(conf)
         supervisor = Supervisor(
             functools.partial(run_worker, conf, stream, monitoring),
             workers,

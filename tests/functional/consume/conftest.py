@@ -210,9 +210,16 @@ def consumer_process(
     def start(*lines: str, extra: tuple[str, ...] = ()) -> ConsumerProcess:
         config = tmp_path / "pipeline.conf"
         body = names.config_lines() + [
+            # config_lines() ends in [ticketing]: these are [notification]'s.
+            "[notification]",
             "batch_timeout = 0.2",
             "max_retry_interval = 2",
             "stats_interval = 5",
+            # Metrics on, on any free port: tests run in parallel.
+            "[metrics]",
+            "listen = 127.0.0.1:0",
+            # Lines without a section header of their own are [notification]'s.
+            "[notification]",
             *lines,
             "[database]",
             f"connection = {pg_url}",
