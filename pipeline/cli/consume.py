@@ -52,6 +52,7 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
             functools.partial(run_worker, conf, stream, monitoring),
             workers,
             on_exit=None if monitoring is None else monitoring.worker_exited,
+            on_tick=None if monitoring is None else monitoring.watch,
         )
         return supervisor.run()
     finally:

@@ -13,7 +13,8 @@ replacement gets the slot of the child it replaces), which names the
 worker in logs and metrics. ``on_exit(slot, pid, replaced)``, when given,
 hears of every child that exited (``replaced``: a crash about to be
 replaced) so that its per-process metrics can be retired and the restart
-counted.
+counted; ``on_tick()``, when given, runs every loop (a fifth of a second)
+while supervising.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ class Supervisor:
         count: int,
         max_restart_delay: float = 30.0,
         on_exit: Callable[[int, int, bool], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ):
         self.target = target
         self.count = count
         self.max_restart_delay = max_restart_delay
         self.on_exit = on_exit
+        self.on_tick = on_tick
         self._context = multiprocessing.get_context("fork")
         self._children: dict[int, tuple[BaseProcess, float]] = {}
         self._stopping = False
@@ -106,6 +109,8 @@ class Supervisor:
             self._spawn(slot)
         while not self._stopping:
             self._reap()
+            if self.on_tick is not None:
+                self.on_tick()
             time.sleep(0.2)
         return self._wait_all()
 

@@ -215,9 +215,9 @@ def consumer_process(
             "batch_timeout = 0.2",
             "max_retry_interval = 2",
             "stats_interval = 5",
-            # Metrics on, on any free port: tests run in parallel.
+            # Metrics off unless a test turns them on (on a free port).
             "[metrics]",
-            "listen = 127.0.0.1:0",
+            "listen =",
             # Lines without a section header of their own are [notification]'s.
             "[notification]",
             *lines,
