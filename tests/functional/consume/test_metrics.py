@@ -118,6 +118,8 @@ def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
                  event_type="compute.instance.update") == BACKLOG
     assert value(first, "pipeline_batch_size_messages_sum") == BACKLOG
     assert value(first, "pipeline_workers") == 2
+    assert value(first, "pipeline_queue_consumers",
+                 broker="amqp://127.0.0.1:5672//", queue=info) == 2
     for worker in ("0", "1"):
         assert value(first, "pipeline_broker_connected",
                      worker=worker, broker="amqp://127.0.0.1:5672//") == 1
