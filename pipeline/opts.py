@@ -446,12 +446,13 @@ METRICS_OPTS: list[cfg.Opt] = [
     ),
     cfg.IntOpt(
         "event_type_labels",
-        default=50,
+        default=100,
         min=0,
         help="Event types each consumer process counts under their own "
         "name in pipeline_events_stored_total (the first ones it stores); "
         "further types are counted as 'other', so the number of series "
-        "stays bounded.",
+        "stays bounded. Workers see the same traffic, so they name the same "
+        "types as long as there are fewer than this.",
     ),
     cfg.StrOpt(
         "multiprocess_dir",

@@ -42,7 +42,18 @@ class Accounting:
         """Messages per queue among ``items`` (empty when not detailed)."""
         if not self.detailed:
             return Counter()
-        return Counter(map(self.queue_of, items))
+        # queue_of inlined, with a plain dict: this runs over every message of
+        # every batch. (kombu's Message always has a delivery_info dict.)
+        log_record, log_queue, pool = Source.LOG_RECORD, self._log_queue, self._pool
+        counts: dict[str, int] = {}
+        get = counts.get
+        for item in items:
+            if item.source is log_record:
+                key = log_queue
+            else:
+                key = pool or item.message.delivery_info.get("routing_key") or ""
+            counts[key] = get(key, 0) + 1
+        return Counter(counts)
 
     def outcome(self, done: Done, written: Written) -> Outcome:
         """What the acknowledged batch ``done`` did."""

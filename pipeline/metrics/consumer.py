@@ -49,7 +49,7 @@ class ProcessMetrics:
     def __init__(
         self,
         worker: int,
-        event_type_labels: int = 50,
+        event_type_labels: int = 100,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.worker = str(worker)
