@@ -102,25 +102,30 @@ def service_registry(collector: ServiceCollector) -> CollectorRegistry:
 
 
 def readiness(
-    families: list[Metric], workers: int, brokers: list[str], probe: StorageProbe | None
+    families: list[Metric], workers: int, probe: StorageProbe | None
 ) -> tuple[bool, dict[str, Any]]:
-    """Ready when every worker consumes on every broker and the storage answers.
+    """Ready when every worker consumes on each of its broker connections and storage answers.
 
+    A worker counts once it has built its consumers (each one's
+    ``pipeline_broker_connected`` exists from then on, 0 until it
+    consumes); a feed with nothing to read gets no consumer and no series.
     Returns the verdict and a JSON-able account of each check.
     """
-    connected = {
-        (dict(labels)["worker"], dict(labels)["broker"]): value
-        for labels, value in samples(families, "pipeline_broker_connected").items()
-    }
-    missing = [
-        f"worker {worker} on {broker}"
-        for worker in map(str, range(workers))
-        for broker in brokers
-        if connected.get((worker, broker)) != 1
-    ]
-    body: dict[str, Any] = {
-        "broker": {"ok": not missing, "not consuming": missing},
-    }
+    by_worker: dict[str, dict[str, float]] = {}
+    for labels, value in samples(families, "pipeline_broker_connected").items():
+        found = dict(labels)
+        by_worker.setdefault(found["worker"], {})[found["broker"]] = value
+    missing = []
+    for worker in map(str, range(workers)):
+        connections = by_worker.get(worker)
+        if not connections:
+            missing.append(f"worker {worker} (not started)")
+        missing += [
+            f"worker {worker} on {broker}"
+            for broker, state in sorted(connections.items() if connections else ())
+            if state != 1
+        ]
+    body: dict[str, Any] = {"broker": {"ok": not missing, "not consuming": missing}}
     ok = not missing
     if probe is not None:
         result = probe.check()

@@ -29,9 +29,8 @@ from multiprocessing.process import BaseProcess
 from oslo_config import cfg
 from prometheus_client import Counter
 
-from pipeline.consume import topology
 from pipeline.metrics import exporter
-from pipeline.metrics.consumer import ProcessMetrics, broker_label
+from pipeline.metrics.consumer import ProcessMetrics
 from pipeline.metrics.files import MetricFiles
 from pipeline.metrics.probe import StorageProbe
 from pipeline.metrics.server import Listener, application, parse_listen
@@ -54,7 +53,6 @@ class ConsumeMonitoring:
             self.probe = StorageProbe(
                 conf.metrics.ready_timeout, url=conf.database.connection, tickets=True
             )
-            self.brokers = [broker_label(feed.url) for feed in topology.feeds(conf)]
             collector = exporter.ServiceCollector(self.files.collect, workers, self.probe)
             app = application(exporter.service_registry(collector), self.readiness)
             self.listener = Listener(address, app, "[metrics] listen")
@@ -114,7 +112,7 @@ class ConsumeMonitoring:
 
     def readiness(self) -> tuple[bool, dict[str, object]]:
         """Every worker consuming on every broker, and the storage answering."""
-        return exporter.readiness(self.files.collect(), self.workers, self.brokers, self.probe)
+        return exporter.readiness(self.files.collect(), self.workers, self.probe)
 
     def worker_metrics(self, worker: int) -> ProcessMetrics:
         """The metrics of worker ``worker``; call first thing in the worker."""
