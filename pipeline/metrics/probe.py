@@ -1,12 +1,14 @@
 """Does the storage answer, and in time? A bounded probe for ``/readyz`` and ``/metrics``.
 
-Each probe opens a fresh storage connection from a URL (so it also proves
-that new connections are accepted, and no pooled connection outlives it
-into a forked worker) or uses a connection the caller holds (the API's),
-asks for the schema version
-(:meth:`pipeline.storage.Connection.schema_state`, a round trip), counts the
-tickets per status when asked and the driver stores tickets, and closes the
-connection it opened. It runs on a thread of its own; the caller waits at most
+Each probe asks for the schema version
+(:meth:`pipeline.storage.Connection.schema_state`, a round trip) and, when
+asked and the driver stores tickets, counts the tickets per status. Given a
+URL, the probe keeps one storage connection of its own between probes
+(opening one per probe would cost a database backend each time, and
+Kubernetes probes every few seconds), opened on first use and dropped
+after a failure so that the next probe connects afresh; it lives in the
+process that serves the probes, which never forks. Given a ``connection``
+callable, it uses the caller's (the API's). It runs on a thread of its own; the caller waits at most
 ``timeout`` seconds, and a probe still running is waited for again rather
 than started twice. A result stays fresh for ``max_age`` seconds, so bursts
 of probes and scrapes cost one round trip.
@@ -62,6 +64,7 @@ class StorageProbe:
         self._lock = threading.Lock()
         self._future: Future[ProbeResult] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-probe")
+        self._own: Connection | None = None  # only touched on the probe thread
 
     def check(self, max_age: float = 1.0) -> ProbeResult:
         """A result at most ``max_age`` seconds old; not ok when the storage did not answer."""
@@ -85,8 +88,9 @@ class StorageProbe:
         return result
 
     def close(self) -> None:
-        """Stop the probe thread (a probe in progress finishes on its own)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the probe thread and close its connection (after a probe in progress)."""
+        self._executor.submit(self._drop)
+        self._executor.shutdown(wait=False, cancel_futures=False)
 
     def _probe(self) -> ProbeResult:
         started = time.monotonic()
@@ -98,18 +102,22 @@ class StorageProbe:
                 schema, tickets = self._ask(conn)
             else:
                 assert self.url is not None
-                # No ConfigOpts: one connection attempt, no start-up retries.
-                conn = storage.get_connection(self.url)
-                try:
-                    schema, tickets = self._ask(conn)
-                finally:
-                    conn.close()
+                if self._own is None:
+                    # No ConfigOpts: one connection attempt, no start-up retries.
+                    self._own = storage.get_connection(self.url)
+                schema, tickets = self._ask(self._own)
         except PipelineError as err:
+            self._drop()
             now = time.monotonic()
             return ProbeResult(False, f"{type(err).__name__}: {err}", now - started, now)
         now = time.monotonic()
         detail = "answered" if schema.up_to_date else _outdated(schema)
         return ProbeResult(True, detail, now - started, now, schema, tickets)
+
+    def _drop(self) -> None:
+        own, self._own = self._own, None
+        if own is not None:
+            own.close()
 
     def _ask(self, conn: Connection) -> tuple[SchemaState, dict[str, int]]:
         schema = conn.schema_state()
