@@ -56,38 +56,56 @@ class ProcessMetrics:
         self.event_type_labels = event_type_labels
         self._event_types: dict[str, Counter] = {}
         make = _Factory(registry)
-        counter, gauge = make.counter, make.gauge
-        self.received = counter(
+        self._messages(make)
+        self._storage(make)
+        self._broker(make)
+        started = make.gauge(
+            "pipeline_process_start_time_seconds",
+            "Unix time the consumer process started",
+            ["worker"],
+        )
+        # Created first thing in a worker, so "now" is its start to within a moment.
+        now = time.time()
+        started.labels(self.worker).set(now)
+        self.last_commit.set(now)
+
+    def _messages(self, make: _Factory) -> None:
+        """What became of the messages, per queue, reason and event type."""
+        self.received = make.counter(
             "pipeline_messages_received", "Messages delivered to the consumer", ["queue"]
         )
-        self.acknowledged = counter(
+        self.acknowledged = make.counter(
             "pipeline_messages_acknowledged",
             "Messages acknowledged after their batch was stored (dead letters included)",
             ["queue"],
         )
-        self.dead_lettered = counter(
+        self.dead_lettered = make.counter(
             "pipeline_messages_dead_lettered",
             "Messages published to the dead-letter exchange, by reason class",
             ["queue", "reason"],
         )
-        self.duplicates = counter(
+        self.duplicates = make.counter(
             "pipeline_messages_duplicate",
             "Notifications whose event was already stored (redeliveries, repeats)",
             ["queue"],
         )
-        self.dropped = counter(
+        self.dropped = make.counter(
             "pipeline_notifications_dropped",
             "Notifications no event definition matched, dropped on purpose",
             ["queue"],
         )
-        self.events = counter(
+        self.events = make.counter(
             "pipeline_events_stored",
             "Events stored, by event type (the first event_type_labels types; the rest 'other')",
             ["event_type"],
         )
-        self.occurrences = counter(
+        self.events_other = self.events.labels(OTHER)
+        self.occurrences = make.counter(
             "pipeline_ticket_occurrences_stored", "Ticket records (occurrences) stored"
         )
+
+    def _storage(self, make: _Factory) -> None:
+        """Batches, their writes, and the retries while storage is unavailable."""
         self.batch_size = make.histogram(
             "pipeline_batch_size_messages",
             "Messages per batch handed to storage",
@@ -98,52 +116,45 @@ class ProcessMetrics:
             "Seconds a successful batch write took (all its storage calls)",
             WRITE_SECONDS_BUCKETS,
         )
-        self.retries = counter(
+        self.retries = make.counter(
             "pipeline_storage_retries", "Batch writes retried because storage was unavailable"
         )
-        self.backoff = gauge(
+        self.backoff = make.gauge(
             "pipeline_storage_backoff_seconds",
             "Current pause before the next storage retry (0: storage answering)",
             ["worker"],
         ).labels(self.worker)
-        self.last_commit = gauge(
+        self.last_commit = make.gauge(
             "pipeline_last_commit_timestamp_seconds",
             "Unix time of the last successful batch write (process start before the first)",
             ["worker"],
         ).labels(self.worker)
-        self.connected = gauge(
+
+    def _broker(self, make: _Factory) -> None:
+        """Connections, messages in flight, and the queues' depth."""
+        self.connected = make.gauge(
             "pipeline_broker_connected",
             "1 while the consumer's broker connection is up and consuming",
             ["worker", "broker"],
         )
-        self.reconnects = counter(
+        self.reconnects = make.counter(
             "pipeline_broker_reconnects", "Broker connections re-established", ["broker"]
         )
-        self.unacked = gauge(
+        self.unacked = make.gauge(
             "pipeline_unacknowledged_messages",
             "Messages delivered and not yet acknowledged (bounded by the prefetch)",
             ["worker", "broker"],
         )
-        self.queue_messages = gauge(
+        self.queue_messages = make.gauge(
             "pipeline_queue_messages",
             "Messages ready in a queue, from a passive declare every backlog_interval",
             ["broker", "queue"],
         )
-        self.queue_consumers = gauge(
+        self.queue_consumers = make.gauge(
             "pipeline_queue_consumers",
             "Consumers of a queue (all programs), from the same passive declare",
             ["broker", "queue"],
         )
-        started = gauge(
-            "pipeline_process_start_time_seconds",
-            "Unix time the consumer process started",
-            ["worker"],
-        )
-        # Created first thing in a worker, so "now" is its start to within a moment.
-        now = time.time()
-        started.labels(self.worker).set(now)
-        self.last_commit.set(now)
-        self.events_other = self.events.labels(OTHER)
 
     def feed(self, broker_url: str) -> FeedMetrics:
         """What one consumer (of ``broker_url``) records."""
