@@ -130,8 +130,11 @@ def peak_rss_kib(pid: int) -> int:
     return peak
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of ``pid`` and its children (all its threads)."""
+def cpu_seconds(pid: int, only: str | None = None) -> float:
+    """User + system CPU time so far of ``pid`` and its children (all their threads).
+
+    ``only``: just the processes of that name (``/proc/PID/comm``).
+    """
     pids = [pid]
     with contextlib.suppress(OSError):
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -139,6 +142,8 @@ def cpu_seconds(pid: int) -> float:
     ticks = 0
     for each in pids:
         with contextlib.suppress(OSError):
+            if only is not None and Path(f"/proc/{each}/comm").read_text().strip() != only:
+                continue
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -221,6 +226,7 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
                 time.sleep(0.2)
             took = time.perf_counter() - started
             cpu = cpu_seconds(proc.pid)
+            serving = cpu_seconds(proc.pid, only="pipeline-httpd")
             scrapes = 0
             if scraper is not None:
                 scraper.stop()
@@ -233,7 +239,10 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
                 channel.queue_delete(name)
             for name in (exchange, f"bench-{tag}-dlx", f"bench-{tag}-logging"):
                 channel.exchange_delete(name)
-    return {"seconds": took, "peak_rss_mib": peak / 1024, "scrapes": scrapes, "cpu": cpu}
+    return {
+        "seconds": took, "peak_rss_mib": peak / 1024, "scrapes": scrapes, "cpu": cpu,
+        "serving_cpu": serving,
+    }
 
 
 def main() -> None:
@@ -273,7 +282,8 @@ def main() -> None:
                     f"{args.count} msgs in {result['seconds']:.2f}s = {rate:,.0f} msg/s = "
                     f"{100 * rate / bare_rate:.0f}% of bare; peak RSS "
                     f"{result['peak_rss_mib']:.0f} MiB; {result['scrapes']:.0f} scrapes; "
-                    f"{1e6 * result['cpu'] / args.count:.0f} CPU µs/msg; "
+                    f"{1e6 * result['cpu'] / args.count:.0f} CPU µs/msg "
+                    f"({result['serving_cpu']:.2f} s in pipeline-httpd); "
                     f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
