@@ -11,10 +11,12 @@
   of its own (:func:`serve_metrics`, started by ``pipeline api``) so it stays
   off a public port.
 
-None of these paths take a token: an authentication middleware in front of
-the API must let :data:`UNAUTHENTICATED_PATHS` through (probes and scrapers
-carry no Keystone token). Each application has its own registry
-(``app.state.metrics_registry``), so several can live in one process.
+None of these paths takes credentials (probes and scrapers carry none):
+they are among :data:`pipeline.api.app.PUBLIC_PATHS`. The middleware is the
+outermost one, so requests the authentication refuses before routing are
+counted too, under the route ``<unmatched>``. Each application has its own
+registry (``app.state.metrics_registry``), so several can live in one
+process.
 """
 
 from __future__ import annotations
@@ -40,8 +42,6 @@ from pipeline import __version__
 from pipeline.metrics.probe import StorageProbe
 from pipeline.metrics.server import Listener, application, parse_listen
 
-#: Paths served without authentication (metrics scrapers and probes carry no token).
-UNAUTHENTICATED_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: Seconds per request; the API answers most in milliseconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
