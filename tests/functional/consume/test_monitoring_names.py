@@ -42,6 +42,7 @@ def referenced_names() -> dict[str, set[str]]:
 
 def api_sample_names() -> set[str]:
     conf = prepare_service([], config_files=[])
+    conf.set_override("auth_strategy", "noauth", "api")
     conn = storage.get_connection("memory://")
     with TestClient(create_app(conf, conn)) as client:
         assert client.get("/readyz").status_code == 200
