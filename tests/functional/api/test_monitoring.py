@@ -26,7 +26,6 @@ from tests import servers
 from tests.functional.api.conftest import make_conf
 from tests.functional.api.test_basic_auth import basic_auth, bcrypt_line
 from tests.functional.consume.scraping import parse, value
-from tests.functional.consume.test_faults import _allow_connections, _database_name
 
 
 @pytest.fixture
@@ -79,10 +78,9 @@ def test_probes_and_metrics_need_no_credentials_and_count_route_templates(
 
 
 def test_readyz_follows_postgresql_refusing_connections(pg_conn: Connection) -> None:
-    database = _database_name(pg_conn.url)
     with TestClient(create_app(make_conf("noauth"), pg_conn)) as client:
         assert client.get("/readyz").status_code == 200
-        _allow_connections(database, False)
+        servers.allow_postgresql_connections(pg_conn.url, False)
         try:
             time.sleep(1.1)  # past the probe's reuse of a fresh result
             response = client.get("/readyz")
@@ -90,7 +88,7 @@ def test_readyz_follows_postgresql_refusing_connections(pg_conn: Connection) -> 
             assert response.json()["storage"]["ok"] is False
             assert client.get("/healthz").status_code == 200
         finally:
-            _allow_connections(database, True)
+            servers.allow_postgresql_connections(pg_conn.url, True)
         deadline = time.monotonic() + 20
         while client.get("/readyz").status_code != 200:
             assert time.monotonic() < deadline, "not ready again after PostgreSQL came back"

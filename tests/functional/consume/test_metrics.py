@@ -27,11 +27,7 @@ from tests.functional.consume.conftest import (
     wait_for,
 )
 from tests.functional.consume.scraping import get, readyz, scrape, total, value
-from tests.functional.consume.test_faults import (
-    _allow_connections,
-    _database_name,
-    publish_stream,
-)
+from tests.functional.consume.test_faults import publish_stream
 from tests.functional.consume.test_process import children
 
 
@@ -164,8 +160,7 @@ def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
              "the dead letters waiting in their queue")
 
     # PostgreSQL refuses connections: not ready; allowed again: ready again.
-    database = _database_name(pg_url)
-    _allow_connections(database, False)
+    servers.allow_postgresql_connections(pg_url, False)
     try:
         wait_for(lambda: readyz(port)[0] == 503, 20, "/readyz unready while PostgreSQL refuses")
         status, body = readyz(port)
@@ -173,7 +168,7 @@ def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
         assert get(port, "/healthz")[0] == 200, "alive all the same"
         assert value(scrape(port), "pipeline_storage_up") == 0
     finally:
-        _allow_connections(database, True)
+        servers.allow_postgresql_connections(pg_url, True)
     wait_for(lambda: readyz(port)[0] == 200, 20, "/readyz ready again")
 
     # A worker killed: counted as a restart, and no counter goes backwards.

@@ -26,7 +26,6 @@ from tests.functional.consume.conftest import (
     wait_for,
 )
 from tests.functional.consume.scraping import readyz
-from tests.functional.consume.test_faults import _allow_connections, _database_name
 
 
 def write_config(path: Path, names: Names, storage_url: str, *extra: str) -> Path:
@@ -73,12 +72,11 @@ def test_postgresql_refusing_connections_exits_1(
     names: Names, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = write_config(tmp_path / "p.conf", names, pg_url)
-    database = _database_name(pg_url)
-    _allow_connections(database, False)
+    servers.allow_postgresql_connections(pg_url, False)
     try:
         status, out = run_status(config, capsys)
     finally:
-        _allow_connections(database, True)
+        servers.allow_postgresql_connections(pg_url, True)
     assert status == 1, out
     storage_line = next(line for line in out.splitlines() if line.startswith("storage "))
     assert ": FAILED (StorageUnavailable" in storage_line
