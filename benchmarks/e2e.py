@@ -13,7 +13,14 @@ queues of the run's own, *then* timed:
 Peak RSS is the largest VmHWM of the consumer processes (parent and
 workers). Everything is deleted afterwards (queues, exchanges, database).
 
+``--metrics on,off`` runs each configuration with the Prometheus metrics on
+(``[metrics] listen`` on a free port, scraped every ``--scrape-every``
+seconds while it runs, as Prometheus would) and off, alternating the order
+on each ``--repeat`` so that drift on a shared machine hits both alike, and
+prints the mean and spread of each and their difference.
+
     python benchmarks/e2e.py --count 100000 --workers 1,2
+    python benchmarks/e2e.py --count 50000 --workers 1 --metrics on,off --repeat 4
 """
 
 from __future__ import annotations
@@ -22,10 +29,14 @@ import argparse
 import contextlib
 import json
 import os
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +130,25 @@ def peak_rss_kib(pid: int) -> int:
     return peak
 
 
+def cpu_seconds(pid: int, only: str | None = None) -> float:
+    """User + system CPU time so far of ``pid`` and its children (all their threads).
+
+    ``only``: just the processes of that name (``/proc/PID/comm``).
+    """
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    ticks = 0
+    for each in pids:
+        with contextlib.suppress(OSError):
+            if only is not None and Path(f"/proc/{each}/comm").read_text().strip() != only:
+                continue
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def declare_topology(config: Path) -> None:
     """Declare the exchanges and queues ``pipeline consume`` reads with ``config``."""
     from pipeline.consume import topology
@@ -131,10 +161,40 @@ def declare_topology(config: Path) -> None:
             ensure_topology(conn, conf, feed)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Scraper:
+    """GET /metrics every ``every`` seconds until stopped; counts the scrapes that worked."""
+
+    def __init__(self, port: int, every: float) -> None:
+        self.url, self.every = f"http://127.0.0.1:{port}/metrics", every
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url, timeout=5) as r:
+                r.read()
+                self.scrapes += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
-                batch_size: int) -> dict[str, float]:
+                batch_size: int, metrics: bool = False,
+                scrape_every: float = 5.0) -> dict[str, float]:
     """Publish to the pipeline topology, then time ``pipeline consume`` draining it."""
     exchange, queue = f"bench-{tag}-nova", f"bench-{tag}-events"
+    port = free_port()
+    listen = f"127.0.0.1:{port}" if metrics else ""
     with database() as url, tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp, "pipeline.conf")
         config.write_text(
@@ -146,6 +206,7 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
             f"batch_size = {batch_size}\nworkers = {workers}\nstats_interval = 0\n"
             f"[ticketing]\nqueue = bench-{tag}-logging\n"
             "[oslo_messaging_rabbit]\namqp_durable_queues = true\n"
+            f"[metrics]\nlisten = {listen}\n"
         )
         command = [sys.executable, "-c", CLI, "--config-file", str(config)]
         subprocess.run([*command, "dbsync"], check=True, capture_output=True)
@@ -156,6 +217,7 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
         with log.open("wb") as out:
             started = time.perf_counter()
             proc = subprocess.Popen([*command, "consume"], stdout=out, stderr=subprocess.STDOUT)
+            scraper = Scraper(port, scrape_every) if metrics else None
             peak = 0
             while count_events(url) < len(bodies):
                 peak = max(peak, peak_rss_kib(proc.pid))
@@ -163,6 +225,12 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
                     raise SystemExit(f"consumer exited: {log.read_text()[-2000:]}")
                 time.sleep(0.2)
             took = time.perf_counter() - started
+            cpu = cpu_seconds(proc.pid)
+            serving = cpu_seconds(proc.pid, only="pipeline-httpd")
+            scrapes = 0
+            if scraper is not None:
+                scraper.stop()
+                scrapes = scraper.scrapes
             proc.terminate()
             proc.wait(60)
         with kombu.Connection(AMQP_URL) as conn:
@@ -171,7 +239,10 @@ def e2e_consume(bodies: list[bytes], keys: list[str], tag: str, workers: int,
                 channel.queue_delete(name)
             for name in (exchange, f"bench-{tag}-dlx", f"bench-{tag}-logging"):
                 channel.exchange_delete(name)
-    return {"seconds": took, "peak_rss_mib": peak / 1024}
+    return {
+        "seconds": took, "peak_rss_mib": peak / 1024, "scrapes": scrapes, "cpu": cpu,
+        "serving_cpu": serving,
+    }
 
 
 def main() -> None:
@@ -179,6 +250,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--metrics", default="on",
+                        help="comma-separated: on (metrics served and scraped), off")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration")
+    parser.add_argument("--scrape-every", type=float, default=5.0, metavar="SECONDS")
     args = parser.parse_args()
     bodies = corpus.bodies(args.count, seed=1)
     keys = [
@@ -190,14 +265,49 @@ def main() -> None:
     bare = bare_consume(bodies, tag)
     bare_rate = args.count / bare
     print(f"bare kombu consumer: {args.count} msgs in {bare:.2f}s = {bare_rate:,.0f} msg/s")
+    settings = [setting.strip() == "on" for setting in args.metrics.split(",")]
     for workers in (int(w) for w in args.workers.split(",")):
-        result = e2e_consume(bodies, keys, f"{tag}w{workers}", workers, args.batch_size)
-        rate = args.count / result["seconds"]
+        rates: dict[bool, list[float]] = {setting: [] for setting in settings}
+        cpu: dict[bool, list[float]] = {setting: [] for setting in settings}
+        for run in range(args.repeat):
+            # Alternate the order so that a machine getting busier hits both alike.
+            for metrics in settings if run % 2 == 0 else settings[::-1]:
+                result = e2e_consume(bodies, keys, f"{tag}w{workers}r{run}m{int(metrics)}",
+                                     workers, args.batch_size, metrics, args.scrape_every)
+                rate = args.count / result["seconds"]
+                rates[metrics].append(rate)
+                cpu[metrics].append(1e6 * result["cpu"] / args.count)
+                print(
+                    f"pipeline consume workers={workers} metrics={'on' if metrics else 'off'}: "
+                    f"{args.count} msgs in {result['seconds']:.2f}s = {rate:,.0f} msg/s = "
+                    f"{100 * rate / bare_rate:.0f}% of bare; peak RSS "
+                    f"{result['peak_rss_mib']:.0f} MiB; {result['scrapes']:.0f} scrapes; "
+                    f"{1e6 * result['cpu'] / args.count:.0f} CPU µs/msg "
+                    f"({result['serving_cpu']:.2f} s in pipeline-httpd); "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+        if len(settings) == 2 and args.repeat > 1:
+            summarise(workers, rates, cpu)
+
+
+def summarise(workers: int, rates: dict[bool, list[float]], cpu: dict[bool, list[float]]) -> None:
+    """Mean, spread and difference of the runs with metrics on and off (rate and CPU)."""
+    on, off = statistics.mean(rates[True]), statistics.mean(rates[False])
+    for label, values in (("on", rates[True]), ("off", rates[False])):
+        mean = statistics.mean(values)
         print(
-            f"pipeline consume workers={workers}: {args.count} msgs in "
-            f"{result['seconds']:.2f}s = {rate:,.0f} msg/s = {100 * rate / bare_rate:.0f}% of "
-            f"bare; peak RSS {result['peak_rss_mib']:.0f} MiB"
+            f"workers={workers} metrics {label}: mean {mean:,.0f} msg/s, min {min(values):,.0f}, "
+            f"max {max(values):,.0f}, stdev {statistics.stdev(values):,.0f} "
+            f"({100 * statistics.stdev(values) / mean:.1f}%)"
         )
+    print(f"workers={workers}: metrics on is {100 * (on - off) / off:+.1f}% against off")
+    cpu_on, cpu_off = statistics.mean(cpu[True]), statistics.mean(cpu[False])
+    print(
+        f"workers={workers}: CPU per message {cpu_on:.0f} µs on, {cpu_off:.0f} µs off "
+        f"({100 * (cpu_on - cpu_off) / cpu_off:+.1f}%; stdev {statistics.stdev(cpu[True]):.0f} / "
+        f"{statistics.stdev(cpu[False]):.0f} µs)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,14 @@ class DecodeError(PipelineError, ValueError):
     """A message body is not a notification or log record we understand."""
 
 
+class NotANotification(DecodeError):
+    """A message body is a JSON object, but not a notification (or log record).
+
+    Counted apart from bodies that do not parse at all (dead-letter reason
+    class ``not_a_notification``); the consumer treats both alike.
+    """
+
+
 class ConversionError(PipelineError, ValueError):
     """A decoded message could not be turned into an event or ticket."""
 

@@ -411,6 +411,60 @@ API_OPTS: list[cfg.Opt] = [
 ]
 
 
+METRICS_OPTS: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "listen",
+        default="127.0.0.1:9464",
+        help="host:port on which 'pipeline consume' serves Prometheus metrics "
+        "(/metrics) and its health probes (/healthz, /readyz), one endpoint "
+        "for all its worker processes. Empty turns metrics and probes off. A "
+        "port already in use stops start-up. IPv6: [::1]:9464.",
+    ),
+    cfg.StrOpt(
+        "api_listen",
+        default="",
+        help="host:port on which 'pipeline api' serves /metrics instead of "
+        "on the API's own port (keep the metrics off a public port). Empty: "
+        "/metrics is served on the API port, without authentication. The "
+        "API's /healthz and /readyz stay on the API port either way.",
+    ),
+    cfg.FloatOpt(
+        "backlog_interval",
+        default=5.0,
+        min=0.5,
+        help="Seconds between two looks at the consumed queues' depth "
+        "(a passive declare on the consumer's own connection; never a "
+        "second consumer).",
+    ),
+    cfg.FloatOpt(
+        "ready_timeout",
+        default=2.0,
+        min=0.1,
+        help="Seconds the storage may take to answer a readiness probe "
+        "(/readyz) before the service counts as not ready. Give the "
+        "prober (Kubernetes timeoutSeconds) a little more.",
+    ),
+    cfg.IntOpt(
+        "event_type_labels",
+        default=100,
+        min=0,
+        help="Event types each consumer process counts under their own "
+        "name in pipeline_events_stored_total (the first ones it stores); "
+        "further types are counted as 'other', so the number of series "
+        "stays bounded. Workers see the same traffic, so they name the same "
+        "types as long as there are fewer than this.",
+    ),
+    cfg.StrOpt(
+        "multiprocess_dir",
+        default=None,
+        help="Directory where the consumer processes keep their metric "
+        "files (prometheus_client's multiprocess mode). Its *.db files are "
+        "deleted at start. Unset: a fresh temporary directory, removed at "
+        "exit.",
+    ),
+]
+
+
 def list_keystone_authtoken_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """The password plugin's ``[keystone_authtoken]`` options, for the sample.
 
@@ -433,5 +487,6 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("notification", NOTIFICATION_OPTS),
         ("ticketing", TICKETING_OPTS),
         ("api", API_OPTS),
+        ("metrics", METRICS_OPTS),
         ("oslo_messaging_rabbit", OSLO_MESSAGING_RABBIT_OPTS),
     ]

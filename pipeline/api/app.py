@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from oslo_config import cfg
 
 from pipeline import __version__, storage
-from pipeline.api import events, faults, login, page, tickets
+from pipeline.api import events, faults, login, monitoring, page, tickets
 from pipeline.api.csrf import CsrfNonce
 from pipeline.api.gate import Authenticator, Gate
 from pipeline.api.hardening import SecurityHeaders
@@ -128,4 +128,6 @@ def create_app(
         public_prefixes=PUBLIC_PREFIXES,
     )
     app.add_middleware(SecurityHeaders)
+    # Outermost: counts every request, also those refused before routing.
+    monitoring.install(app, conf)
     return app

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pipeline.cli.db",
     "pipeline.cli.consume",
     "pipeline.cli.config",
+    "pipeline.cli.status",
     "pipeline.cli.events",
     "pipeline.cli.tickets",
     "pipeline.cli.api",

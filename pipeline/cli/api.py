@@ -29,12 +29,19 @@ def serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         import uvicorn
 
         from pipeline.api import create_app
+        from pipeline.api.monitoring import serve_metrics
 
         app = create_app(conf)
     except ImportError as err:
         raise MissingExtra(err.name or "fastapi", "api") from err
+    # Bound before the API, so a port in use stops start-up at once.
+    metrics = serve_metrics(app, conf)
     LOG.info("serving the API and the tickets page on http://%s:%d/", host, port)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=args.access_log)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=args.access_log)
+    finally:
+        if metrics is not None:
+            metrics.close()
     return 0
 
 

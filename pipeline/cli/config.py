@@ -292,7 +292,23 @@ def run_check(conf: cfg.ConfigOpts, *, look: bool = True) -> Report:
     describe_ticketing(conf, report)
     api = conf.api
     report.add("api", f"http://{api.host}:{api.port}/ (auth {api.auth_strategy})")
+    describe_metrics(conf, report)
     return report
+
+
+def describe_metrics(conf: cfg.ConfigOpts, report: Report) -> None:
+    """Where the metrics and probes are served; an address that cannot be parsed is an error."""
+    from pipeline.metrics.server import parse_listen
+
+    try:
+        consume = parse_listen(conf.metrics.listen)
+        api = parse_listen(conf.metrics.api_listen, "[metrics] api_listen")
+    except ConfigError as err:
+        report.errors.append(str(err))
+        return
+    where = "off" if consume is None else f"http://{conf.metrics.listen.strip()}/metrics"
+    api_where = "the API port" if api is None else f"http://{conf.metrics.api_listen.strip()}"
+    report.add("metrics", f"consume: {where} (+ /healthz, /readyz); api: /metrics on {api_where}")
 
 
 def check(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:

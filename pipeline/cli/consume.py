@@ -12,13 +12,18 @@ from oslo_config import cfg
 from pipeline.consume.batch import load_converter
 from pipeline.consume.service import run_worker, survey_broker
 from pipeline.consume.workers import Supervisor
+from pipeline.metrics.monitor import ConsumeMonitoring
 from pipeline.storage import dress_url
 
 LOG = logging.getLogger(__name__)
 
 
 def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    """Run ``[notification] workers`` consumers until SIGTERM/SIGINT."""
+    """Run ``[notification] workers`` consumers until SIGTERM/SIGINT.
+
+    With ``[metrics] listen`` set, this process also serves the metrics and
+    health probes of all of them (bound first: a port in use stops start-up).
+    """
     if args.workers is not None:
         conf.set_override("workers", args.workers, "notification")
     stream = sys.stdout if args.stats else None
@@ -29,16 +34,30 @@ def consume(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         dress_url(conf.transport_url),
         dress_url(conf.database.connection),
     )
-    # Once, before any worker consumes: other readers of our queues, and
-    # queues nobody reads, are only visible now (our own workers would count).
-    survey_broker(conf)
     workers = conf.notification.workers
-    if workers == 1:
-        return run_worker(conf, stream)
-    # A bad definitions file would make every worker die at start-up and be
-    # restarted forever: fail once, here, with the file:line:column instead.
-    load_converter(conf)
-    return Supervisor(functools.partial(run_worker, conf, stream), workers).run()
+    if workers > 1:
+        # A bad definitions file would make every worker die at start-up and be
+        # restarted forever: fail once, here, with the file:line:column instead.
+        load_converter(conf)
+    monitoring = ConsumeMonitoring.from_config(conf, workers)
+    try:
+        if monitoring is not None:
+            monitoring.start()
+        # Once, before any worker consumes: other readers of our queues, and
+        # queues nobody reads, are only visible now (our own workers would count).
+        survey_broker(conf)
+        if workers == 1:
+            return run_worker(conf, stream, monitoring)
+        supervisor = Supervisor(
+            functools.partial(run_worker, conf, stream, monitoring),
+            workers,
+            on_exit=None if monitoring is None else monitoring.worker_exited,
+            on_tick=None if monitoring is None else monitoring.watch,
+        )
+        return supervisor.run()
+    finally:
+        if monitoring is not None:
+            monitoring.close()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from oslo_config import cfg
 
+from pipeline.consume import reasons
 from pipeline.consume.identity import bounded_key, occurrence_key
 from pipeline.exceptions import ConversionError, DecodeError
 from pipeline.models import Event, TicketRecord
@@ -136,10 +137,10 @@ class Translator:
                 plan.tickets.append(ticket)
                 plan.ticket_items.append(item)
         except (DecodeError, ConversionError) as err:
-            plan.dead.append((item, f"{type(err).__name__}: {err}"))
+            plan.dead.append((item, reasons.of_error(err)))
         except Exception as err:  # a converter bug must not poison the queue
             LOG.exception("unexpected error converting a message; dead-lettering it")
-            plan.dead.append((item, f"unexpected {type(err).__name__}: {err}"))
+            plan.dead.append((item, reasons.of_error(err)))
 
     def _notification(self, item: Item, plan: Plan) -> None:
         notification = self.decode_notification(item.message.body)

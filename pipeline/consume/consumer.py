@@ -34,14 +34,22 @@ crash between the two publishes the dead letter again on redelivery, never
 loses it. If a batch cannot be stored before a stop, nothing more is
 acknowledged on that channel. kombu's in-memory transport ignores
 ``multiple``, so there each message is acknowledged on its own.
+
+**Counting.** Everything is counted in :class:`~pipeline.consume.stats.Stats`
+per batch (when it is handed to storage, acknowledged or forgotten), per
+dead letter and per connection change; the per-message path only buffers.
+With metrics on, the consumer also looks at the depth of the queues it
+reads every ``[metrics] backlog_interval`` seconds, with a passive declare
+on a channel of its own connection (never a second consumer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 import kombu
@@ -49,15 +57,15 @@ from kombu.mixins import ConsumerMixin
 from kombu.transport import virtual
 from oslo_config import cfg
 
-from pipeline.consume import topology
+from pipeline.consume import dead_letters, reasons, topology
+from pipeline.consume.accounting import Accounting
+from pipeline.consume.backlog import Backlog
 from pipeline.consume.batch import EventSource, Item, Pending, Source, Translator
 from pipeline.consume.declaring import Finding, Status, ensure_topology
 from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BackgroundWriter, BatchWriter, Done
 
 LOG = logging.getLogger(__name__)
-#: Longest header value we copy a reason into; tracebacks are not wanted there.
-MAX_REASON = 1000
 #: Seconds the loop waits for a delivery before checking batches and timers.
 #: While a batch is being stored the prefetch window is usually full, so
 #: nothing arrives and the storage thread sits idle until this thread notices
@@ -65,6 +73,9 @@ MAX_REASON = 1000
 #: gap cost about a tenth of the throughput. An idle consumer wakes 200 times
 #: a second for it: measured 0.8% of a core instead of 0.55% at 50 ms.
 POLL_INTERVAL = 0.005
+#: Seconds between two checks of the periodic chores (statistics report,
+#: queue depths): checking a clock is cheap, doing more per frame is not.
+CHORE_INTERVAL = 0.25
 
 
 class Stopped(Exception):
@@ -86,6 +97,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         notifications: bool = True,
         load_converter: Callable[[], EventSource] | None = None,
         stats_stream: TextIO | None = None,
+        backlog_interval: float = 5.0,
     ) -> None:
         self.conf = conf
         self.connection = connection
@@ -116,6 +128,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
         self._connections = 0
         self._generation = 0
         self._background = BackgroundWriter(writer)
+        # Metrics (None: off): gauges are set here, counts go through stats.
+        self.metrics = stats.metrics
+        self.backlog = None if self.metrics is None else Backlog(self.metrics, backlog_interval)
+        self._next_chore = 0.0
+        self.accounting = Accounting(conf, detailed=self.metrics is not None)
 
     # -- control (signal handlers call these) -------------------------------
 
@@ -187,7 +204,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
     def on_connection_revived(self) -> None:
         self._connections += 1
         if self._connections > 1:
-            self.stats.totals.reconnects += 1
+            self.stats.reconnected()
             LOG.warning(
                 "broker connection re-established; %d unacknowledged messages of the "
                 "old connection will be redelivered",
@@ -195,7 +212,7 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             )
         # Results of batches received on the old connection are discarded.
         self._generation = self._connections
-        self._batches.clear()
+        self._forget_pending()
         self._abandoned = False
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
@@ -203,9 +220,25 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             raise Stopped() from exc
         LOG.warning("broker connection error: %s; retrying in %.1fs", exc, interval)
 
+    @contextlib.contextmanager
+    def extra_context(self, connection: Any, channel: Any) -> Iterator[None]:
+        # Around consuming on one connection: "connected" means consuming.
+        if self.metrics is not None:
+            self.metrics.connected.set(1)
+        try:
+            yield
+        finally:
+            if self.metrics is not None:
+                self.metrics.connected.set(0)
+            if self.backlog is not None:
+                self.backlog.close()
+
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kw: Any) -> None:
         self._conn = connection
         names = [queue.name for consumer in consumers for queue in consumer.queues]
+        if self.metrics is not None and self.backlog is not None:
+            self.metrics.prepare(names)
+            self.backlog.start(self._broker, [*names, self.conf.notification.dead_letter_queue])
         LOG.info(
             "consuming %s on %s with prefetch %d per queue, batches of %d or %.2fs",
             ", ".join(names),
@@ -230,8 +263,17 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
                 self._submit()
         if self._reload_requested:
             self._reload()
+        if time.monotonic() >= self._next_chore:
+            self._chores()
+
+    def _chores(self) -> None:
+        """The periodic report and queue depths, checked every CHORE_INTERVAL."""
+        now = time.monotonic()
+        self._next_chore = now + CHORE_INTERVAL
         if self.stats_interval > 0 and self.stats.due(self.stats_interval):
             log_report(self.stats.report(), self.stats_stream)
+        if self.backlog is not None:
+            self.backlog.due(now)
 
     def on_consume_end(self, connection: Any, channel: Any) -> None:
         # Consumers are cancelled: finish what is in hand, then let go.
@@ -265,9 +307,25 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
     def _submit(self) -> None:
         """Hand the oldest batch to the storage thread."""
         pending = self._batches.popleft()
+        queues = self.accounting.tally(pending.items)
+        if self.metrics is not None:
+            self.stats.received(queues, len(pending.items))
         self._background.submit(
-            self._generation, pending.items, pending.plan, lambda: self.should_stop
+            self._generation, pending.items, pending.plan, lambda: self.should_stop, queues
         )
+        self._gauge_unacked()
+
+    def _forget_pending(self) -> None:
+        """Drop the batches not yet handed to storage (the broker redelivers them)."""
+        if self.metrics is not None:
+            for pending in self._batches:
+                self.stats.received(self.accounting.tally(pending.items), None)
+        self._batches.clear()
+        self._gauge_unacked()
+
+    def _gauge_unacked(self) -> None:
+        if self.metrics is not None:
+            self.metrics.unacked.set(self._pending() + self._background.in_flight)
 
     def _finish(self, done: Done) -> None:
         """Dead-letter and acknowledge a stored batch (consumer thread only)."""
@@ -285,17 +343,13 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             # Not stored: acknowledging anything later with multiple=True
             # would acknowledge this batch too, so nothing more is acked.
             self._abandoned = True
-            self._batches.clear()
+            self._forget_pending()
             return
         for item, reason in (*done.plan.dead, *written.dead):
             self._dead_letter(item, reason)
         self._ack(done.batch)
-        totals = self.stats.totals
-        totals.messages += len(done.batch)
-        totals.events += written.events
-        totals.duplicates += written.duplicates
-        totals.tickets += written.tickets
-        totals.dropped += done.plan.dropped
+        self.stats.acknowledged(self.accounting.outcome(done, written))
+        self._gauge_unacked()
 
     def _ack(self, batch: list[Item]) -> None:
         if isinstance(self._channel, virtual.Channel):
@@ -305,30 +359,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             self._channel.basic_ack(batch[-1].message.delivery_tag, multiple=True)
 
     def _dead_letter(self, item: Item, reason: str) -> None:
-        message = item.message
-        info = message.delivery_info or {}
-        headers = dict(message.headers or {})
-        headers.update(
-            {
-                "x-pipeline-reason": reason[:MAX_REASON],
-                "x-original-exchange": info.get("exchange") or "",
-                "x-original-routing-key": info.get("routing_key") or "",
-                "x-original-queue": self._queue_name(item),
-            }
-        )
-        properties = message.properties or {}
         assert self._producer is not None
-        self._producer.publish(
-            message.body,
-            routing_key=info.get("routing_key") or "",
-            headers=headers,
-            content_type=message.content_type or "application/octet-stream",
-            content_encoding=message.content_encoding or "binary",
-            delivery_mode=2,
-            message_id=properties.get("message_id"),
-            retry=False,
-        )
-        self.stats.totals.dead_lettered += 1
+        queue = self.accounting.queue_of(item)
+        dead_letters.publish(self._producer, item.message, reason, queue)
+        self.stats.dead_lettered(queue, reasons.kind_of(reason))
+        info = item.message.delivery_info or {}
         LOG.warning(
             "dead-lettered a message from exchange %r routing key %r to %s: %s",
             info.get("exchange"),
@@ -336,14 +371,6 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
             self.conf.notification.dead_letter_queue,
             reason,
         )
-
-    def _queue_name(self, item: Item) -> str:
-        # Each notification queue is bound with its own name as routing key,
-        # except the pool queue, which receives them all.
-        if item.source is Source.LOG_RECORD:
-            return str(self.conf.ticketing.queue)
-        info = item.message.delivery_info or {}
-        return str(self.conf.notification.pool or info.get("routing_key") or "")
 
     def _reload(self) -> None:
         self._reload_requested = False

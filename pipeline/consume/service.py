@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from oslo_config import cfg
 
@@ -26,6 +26,10 @@ from pipeline.consume.stats import Stats, log_report
 from pipeline.consume.writer import BatchWriter
 from pipeline.storage import Capability
 
+if TYPE_CHECKING:
+    from pipeline.metrics.consumer import ProcessMetrics
+    from pipeline.metrics.monitor import ConsumeMonitoring
+
 LOG = logging.getLogger(__name__)
 #: Seconds a start-up look at the broker may take before it is skipped.
 SURVEY_TIMEOUT = 10.0
@@ -38,11 +42,13 @@ def build_consumer(
     feed: topology.Feed | None = None,
     translator: Translator | None = None,
     stats_stream: TextIO | None = None,
+    metrics: ProcessMetrics | None = None,
 ) -> Consumer:
     """A consumer of ``feed`` (default: the first of ``conf``) writing to ``conn``.
 
     Log records and error notifications become tickets only if the driver
-    stores them.
+    stores them. ``metrics`` (None: off) are the process's metrics the
+    consumer records into.
     """
     feed = feed or topology.feeds(conf)[0]
     tickets = Capability.TICKETS in conn.capabilities
@@ -57,7 +63,10 @@ def build_consumer(
         translator = translator_from_config(conf)
     if not tickets:
         translator.ticket_priorities = frozenset()
-    stats = Stats()
+    # A consumer with nothing to read is not run: it gets no metrics, which
+    # would otherwise show a broker connection that never comes up.
+    reads = feed.notifications or (tickets and feed.log_records)
+    stats = Stats(metrics=metrics.feed(feed.url) if metrics is not None and reads else None)
     backoff = Backoff(initial=0.5, maximum=conf.notification.max_retry_interval)
     return Consumer(
         conf,
@@ -69,6 +78,7 @@ def build_consumer(
         notifications=feed.notifications,
         load_converter=lambda: load_converter(conf),
         stats_stream=stats_stream,
+        backlog_interval=conf.metrics.backlog_interval,
     )
 
 
@@ -126,21 +136,30 @@ def install_signals(consumers: list[Consumer]) -> None:
     signal.signal(signal.SIGHUP, reload)
 
 
-def run_worker(conf: cfg.ConfigOpts, stats_stream: TextIO | None = None) -> int:
+def run_worker(
+    conf: cfg.ConfigOpts,
+    stats_stream: TextIO | None = None,
+    monitoring: ConsumeMonitoring | None = None,
+    worker: int = 0,
+) -> int:
     """Consume every feed until SIGTERM/SIGINT; return the exit status.
 
     One consumer per broker URL (``[notification] messaging_urls``), each
     with its own storage connection, in threads of this process; acks go to
     the connection a message came from. A consumer that dies stops the
     others, and the status is then 1 (the supervisor restarts the process).
+    With ``monitoring``, the consumers record metrics as worker ``worker``.
     """
     exit_on_stop_signals()
+    metrics = None if monitoring is None else monitoring.worker_metrics(worker)
     conns: list[storage.Connection] = []
     try:
         consumers = []
         for feed in topology.feeds(conf):
             conns.append(storage.get_connection_from_config(conf, require=[Capability.EVENTS]))
-            consumer = build_consumer(conf, conns[-1], feed=feed, stats_stream=stats_stream)
+            consumer = build_consumer(
+                conf, conns[-1], feed=feed, stats_stream=stats_stream, metrics=metrics
+            )
             # A log-records-only feed has nothing to read without ticket storage.
             if consumer.notifications or consumer.tickets:
                 consumers.append(consumer)

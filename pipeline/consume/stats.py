@@ -6,6 +6,12 @@ dead-lettered messages, duplicates, dropped (unmatched) notifications and
 storage retries, and the batch write latency (mean and max over the
 interval). The same numbers feed the log line and ``pipeline consume
 --stats`` (one JSON object per line).
+
+:class:`Stats` is the one place the consumer counts: each of its methods
+updates the totals and, when metrics are on, the consumer's Prometheus
+metrics (:class:`pipeline.metrics.consumer.FeedMetrics`) at the same
+moment. Everything is counted per batch, per dead letter or per connection
+change, never per message.
 """
 
 from __future__ import annotations
@@ -14,8 +20,12 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pipeline.metrics.consumer import FeedMetrics
 
 LOG = logging.getLogger(__name__)
 
@@ -36,18 +46,82 @@ class Totals:
 
 
 @dataclass
+class Outcome:
+    """What one acknowledged batch did; the mappings count per queue (or event type).
+
+    The per-queue and per-type mappings are only filled when metrics are on.
+    """
+
+    messages: int
+    events: int = 0
+    duplicates: int = 0
+    tickets: int = 0
+    dropped: int = 0
+    queues: Mapping[str, int] = field(default_factory=dict)
+    duplicate_queues: Mapping[str, int] = field(default_factory=dict)
+    dropped_queues: Mapping[str, int] = field(default_factory=dict)
+    event_types: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class Stats:
-    """What the consumer counts; :meth:`report` turns it into rates."""
+    """What the consumer counts; :meth:`report` turns it into rates.
+
+    ``metrics`` (None: metrics off) receives the same counts.
+    """
 
     totals: Totals = field(default_factory=Totals)
+    metrics: FeedMetrics | None = None
     _since: float = field(default_factory=time.monotonic)
     _last: Totals = field(default_factory=Totals)
     _latencies: list[float] = field(default_factory=list)
 
     def batch_written(self, seconds: float) -> None:
-        """Record one batch write (storage calls only) and its duration."""
+        """Record one batch write (storage calls only) and its duration (storage thread)."""
         self.totals.batches += 1
         self._latencies.append(seconds)
+        if self.metrics is not None:
+            self.metrics.batch_written(seconds)
+
+    def storage_retry(self, delay: float) -> None:
+        """A batch write failed; it is retried after ``delay`` seconds (storage thread)."""
+        self.totals.storage_retries += 1
+        if self.metrics is not None:
+            self.metrics.storage_retry(delay)
+
+    def reconnected(self) -> None:
+        """The broker connection was re-established."""
+        self.totals.reconnects += 1
+        if self.metrics is not None:
+            self.metrics.reconnects.inc()
+
+    def received(self, queues: Mapping[str, int], batch_size: int | None) -> None:
+        """Messages received per queue (see :meth:`FeedMetrics.received`); metrics only."""
+        if self.metrics is not None:
+            self.metrics.received(queues, batch_size)
+
+    def acknowledged(self, outcome: Outcome) -> None:
+        """A stored batch was acknowledged."""
+        totals = self.totals
+        totals.messages += outcome.messages
+        totals.events += outcome.events
+        totals.duplicates += outcome.duplicates
+        totals.tickets += outcome.tickets
+        totals.dropped += outcome.dropped
+        if self.metrics is not None:
+            self.metrics.acknowledged(
+                outcome.queues,
+                outcome.duplicate_queues,
+                outcome.dropped_queues,
+                outcome.event_types,
+                outcome.tickets,
+            )
+
+    def dead_lettered(self, queue: str, kind: str) -> None:
+        """One message of ``queue`` was dead-lettered for a reason of class ``kind``."""
+        self.totals.dead_lettered += 1
+        if self.metrics is not None:
+            self.metrics.dead_lettered(queue, kind)
 
     def due(self, interval: float) -> bool:
         """True when ``interval`` seconds have passed since the last report."""

@@ -7,6 +7,14 @@ consumers on the same queues), forwards ``SIGHUP`` to them, and on
 its batch. A child that exits while no stop was requested is a crash: it is
 logged and replaced, after a pause that grows while children keep crashing
 quickly (so a broken configuration does not fork in a tight loop).
+
+Each child runs ``target(slot)`` with its slot number (0..count-1; a
+replacement gets the slot of the child it replaces), which names the
+worker in logs and metrics. ``on_exit(slot, pid, replaced)``, when given,
+hears of every child that exited (``replaced``: a crash about to be
+replaced) so that its per-process metrics can be retired and the restart
+counted; ``on_tick()``, when given, runs every loop (a fifth of a second)
+while supervising.
 """
 
 from __future__ import annotations
@@ -36,27 +44,38 @@ def _exit_cleanly(_signum: int, _frame: Any) -> None:
 class Supervisor:
     """Start ``count`` processes running ``target()`` and keep them running."""
 
-    def __init__(self, target: Callable[[], int], count: int, max_restart_delay: float = 30.0):
+    def __init__(
+        self,
+        target: Callable[[int], int],
+        count: int,
+        max_restart_delay: float = 30.0,
+        on_exit: Callable[[int, int, bool], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ):
         self.target = target
         self.count = count
         self.max_restart_delay = max_restart_delay
+        self.on_exit = on_exit
+        self.on_tick = on_tick
         self._context = multiprocessing.get_context("fork")
         self._children: dict[int, tuple[BaseProcess, float]] = {}
         self._stopping = False
         self._restart_delay = 0.0
         self.restarts = 0
 
-    def _child_main(self) -> None:
+    def _child_main(self, slot: int) -> None:
         # Until the worker installs its own handlers, a stop means "exit
         # cleanly now" (nothing received yet) and a reload has nothing to do.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         signal.signal(signal.SIGINT, _exit_cleanly)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SUPERVISED_SIGNALS)
-        os._exit(self.target())
+        os._exit(self.target(slot))
 
     def _spawn(self, slot: int) -> None:
-        process = self._context.Process(target=self._child_main, name=f"pipeline-consume-{slot}")
+        process = self._context.Process(
+            target=self._child_main, args=(slot,), name=f"pipeline-consume-{slot}"
+        )
         # Block stop/reload signals across the fork: a child must never run
         # the parent's handlers (it would forward signals to its siblings).
         # The child unblocks them once its own handlers are installed.
@@ -90,6 +109,8 @@ class Supervisor:
             self._spawn(slot)
         while not self._stopping:
             self._reap()
+            if self.on_tick is not None:
+                self.on_tick()
             time.sleep(0.2)
         return self._wait_all()
 
@@ -105,6 +126,8 @@ class Supervisor:
                 process.exitcode,
                 lived,
             )
+            if self.on_exit is not None and process.pid is not None:
+                self.on_exit(slot, process.pid, True)
             process.close()
             del self._children[slot]
             if lived >= HEALTHY_AFTER:
@@ -127,6 +150,8 @@ class Supervisor:
                 LOG.error("worker %d did not stop in time; killing it", slot)
                 process.kill()
                 process.join()
+            if self.on_exit is not None and process.pid is not None:
+                self.on_exit(slot, process.pid, False)
             if process.exitcode != 0:
                 LOG.error(
                     "worker %d (pid %s) stopped with status %s", slot, process.pid, process.exitcode

@@ -9,19 +9,22 @@ the caller keeps the broker connection alive. A half that succeeded is not
 written again (events are idempotent anyway; ticket occurrences are not).
 
 Records the storage refuses (an invalid trait, a rejected ticket record)
-come back as dead letters with the storage's reason.
+come back as dead letters with the storage's reason. When metrics are on,
+the outcome also says which stored events were of which type and which
+messages were duplicates (counted per type and per queue).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pipeline.consume import reasons
 from pipeline.consume.batch import Item, Plan
 from pipeline.consume.retry import Backoff, pause
 from pipeline.consume.stats import Stats
@@ -33,12 +36,18 @@ LOG = logging.getLogger(__name__)
 
 @dataclass
 class Written:
-    """The outcome of a stored batch."""
+    """The outcome of a stored batch.
+
+    ``event_types`` (stored events per type) and ``duplicate_items`` are
+    only filled when the writer is asked for details (metrics on).
+    """
 
     events: int = 0
     duplicates: int = 0
     tickets: int = 0
     dead: list[tuple[Item, str]] = field(default_factory=list)
+    event_types: Counter[str] = field(default_factory=Counter)
+    duplicate_items: list[Item] = field(default_factory=list)
 
     def merge(self, other: Written) -> None:
         """Add ``other``'s outcome to this one."""
@@ -46,6 +55,8 @@ class Written:
         self.duplicates += other.duplicates
         self.tickets += other.tickets
         self.dead.extend(other.dead)
+        self.event_types.update(other.event_types)
+        self.duplicate_items.extend(other.duplicate_items)
 
 
 class BatchWriter:
@@ -94,7 +105,7 @@ class BatchWriter:
                 )
                 return None
             delay = self.backoff.next_delay()
-            self.stats.totals.storage_retries += 1
+            self.stats.storage_retry(delay)
             LOG.warning(
                 "storage unavailable (%s); batch of %d messages kept unacknowledged, "
                 "retrying in %.1fs",
@@ -112,7 +123,9 @@ class BatchWriter:
             progress.tickets = self.conn.record_tickets(plan.tickets)  # type: ignore[attr-defined]
         self.stats.batch_written(time.monotonic() - started)
         self.backoff.reset()
-        return _written(plan, progress.events, progress.tickets)
+        return _written(
+            plan, progress.events, progress.tickets, details=self.stats.metrics is not None
+        )
 
     def _isolate(
         self,
@@ -126,7 +139,7 @@ class BatchWriter:
         if len(singles) <= 1:
             item = (plan.event_items or plan.ticket_items)[0]
             LOG.error("storage keeps refusing a message; dead-lettering it: %s", reason)
-            return Written(dead=[(item, f"storage error: {reason}")])
+            return Written(dead=[(item, reasons.refused(f"storage error: {reason}"))])
         LOG.warning("writing a failing batch of %d messages one by one", len(singles))
         total = Written()
         for single in singles:
@@ -175,17 +188,38 @@ def _size(plan: Plan) -> int:
     return len({id(item) for item in (*plan.event_items, *plan.ticket_items)}) + len(plan.dead)
 
 
-def _written(plan: Plan, events: RecordResult, tickets: Any) -> Written:
+def _written(plan: Plan, events: RecordResult, tickets: Any, *, details: bool) -> Written:
     written = Written(
         events=len(events.stored), duplicates=len(events.duplicates), tickets=tickets.stored
     )
-    if events.failed:
+    by_id: dict[str, Item] = {}
+    if events.failed or (details and events.duplicates):
         by_id = {str(event.message_id): item for event, item in zip(plan.events, plan.event_items)}
-        for message_id, reason in events.failed.items():
-            written.dead.append((by_id[message_id], f"storage refused event: {reason}"))
+    for message_id, reason in events.failed.items():
+        written.dead.append(
+            (by_id[message_id], reasons.refused(f"storage refused event: {reason}"))
+        )
     for position, reason in tickets.failed.items():
-        written.dead.append((plan.ticket_items[position], f"storage refused ticket: {reason}"))
+        written.dead.append(
+            (plan.ticket_items[position], reasons.refused(f"storage refused ticket: {reason}"))
+        )
+    if details:
+        written.event_types = _stored_types(plan, events)
+        written.duplicate_items = [by_id[message_id] for message_id in events.duplicates]
     return written
+
+
+def _stored_types(plan: Plan, events: RecordResult) -> Counter[str]:
+    """Stored events per event type (each stored message id once)."""
+    if not events.duplicates and not events.failed:
+        return Counter(event.event_type for event in plan.events)
+    stored = set(events.stored)
+    types: Counter[str] = Counter()
+    for event in plan.events:
+        if event.message_id in stored:
+            stored.discard(event.message_id)
+            types[event.event_type] += 1
+    return types
 
 
 @dataclass
@@ -196,6 +230,8 @@ class Done:
     batch: list[Item]
     plan: Plan
     written: Written | None
+    #: Messages of the batch per queue, as given to :meth:`BackgroundWriter.submit`.
+    queues: Mapping[str, int] = field(default_factory=dict)
 
 
 class BackgroundWriter:
@@ -213,20 +249,29 @@ class BackgroundWriter:
     def __init__(self, writer: BatchWriter) -> None:
         self.writer = writer
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-store")
-        self._inflight: deque[tuple[int, list[Item], Plan, Future[Written | None]]]
-        self._inflight = deque()
+        self._inflight: deque[tuple[Done, Future[Written | None]]] = deque()
 
     @property
     def busy(self) -> bool:
         """True while a batch is being stored."""
         return bool(self._inflight)
 
+    @property
+    def in_flight(self) -> int:
+        """Messages of the batches being stored."""
+        return sum(len(done.batch) for done, _ in self._inflight)
+
     def submit(
-        self, generation: int, batch: list[Item], plan: Plan, stopping: Callable[[], bool]
+        self,
+        generation: int,
+        batch: list[Item],
+        plan: Plan,
+        stopping: Callable[[], bool],
+        queues: Mapping[str, int] | None = None,
     ) -> None:
-        """Start storing ``plan`` (the translation of ``batch``)."""
+        """Start storing ``plan`` (the translation of ``batch``; ``queues``: its tally)."""
         future = self._executor.submit(self.writer.write, plan, None, stopping)
-        self._inflight.append((generation, batch, plan, future))
+        self._inflight.append((Done(generation, batch, plan, None, queues or {}), future))
 
     def finished(self, wait: bool = False) -> Iterator[Done]:
         """Batches done so far, oldest first (``wait``: also those in flight).
@@ -234,9 +279,10 @@ class BackgroundWriter:
         An exception raised while storing (a bug: storage errors are
         retried inside) is re-raised here, in the consumer's thread.
         """
-        while self._inflight and (wait or self._inflight[0][3].done()):
-            generation, batch, plan, future = self._inflight.popleft()
-            yield Done(generation, batch, plan, future.result())
+        while self._inflight and (wait or self._inflight[0][1].done()):
+            done, future = self._inflight.popleft()
+            done.written = future.result()
+            yield done
 
     def close(self) -> None:
         """Wait for the batch in flight and stop the thread."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from pipeline.exceptions import DecodeError
+from pipeline.exceptions import DecodeError, NotANotification
 from pipeline.models import parse_datetime
 
 _V2_VERSIONS = frozenset({"2.0"})
@@ -44,7 +44,10 @@ def decode_notification(body: bytes | bytearray | str | dict[str, Any]) -> dict[
     Raises :class:`~pipeline.exceptions.DecodeError`, whose message names the
     problem, for anything else (not JSON, not a dict, a v2 envelope whose
     message is not a JSON dict, a missing or ill-typed field, a bad
-    timestamp). No other exception escapes, whatever the input.
+    timestamp); of these, a body that parses as JSON but is not a
+    notification raises the subclass
+    :class:`~pipeline.exceptions.NotANotification`. No other exception
+    escapes, whatever the input.
     """
     data = _parse(body, "body")
     if "oslo.version" in data or "oslo.message" in data:
@@ -70,7 +73,7 @@ def _parse(body: Any, what: str) -> dict[str, Any]:
     except (ValueError, RecursionError):
         data = _parse_slowly(body, what)
     if not isinstance(data, dict):
-        raise DecodeError(f"{what} is JSON {type(data).__name__}, not an object")
+        raise NotANotification(f"{what} is JSON {type(data).__name__}, not an object")
     return data
 
 
@@ -88,31 +91,31 @@ def _parse_slowly(body: bytes | str, what: str) -> Any:
 def _unwrap_v2(envelope: dict[str, Any]) -> dict[str, Any]:
     version = envelope.get("oslo.version")
     if version not in _V2_VERSIONS:
-        raise DecodeError(f"unsupported oslo.version {version!r} (expected '2.0')")
+        raise NotANotification(f"unsupported oslo.version {version!r} (expected '2.0')")
     message = envelope.get("oslo.message")
     if not isinstance(message, str):
-        raise DecodeError("v2 envelope without an oslo.message JSON string")
+        raise NotANotification("v2 envelope without an oslo.message JSON string")
     return _parse(message, "oslo.message")
 
 
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
-        raise DecodeError(f"notification has no {key}")
+        raise NotANotification(f"notification has no {key}")
     if not isinstance(value, str) or not value:
-        raise DecodeError(f"notification {key} must be non-empty text, not {value!r:.80}")
+        raise NotANotification(f"notification {key} must be non-empty text, not {value!r:.80}")
     return value
 
 
 def _timestamp(value: Any) -> dt.datetime:
     if value is None:
-        raise DecodeError("notification has no timestamp")
+        raise NotANotification("notification has no timestamp")
     if not isinstance(value, (str, dt.datetime)):
-        raise DecodeError(f"notification timestamp must be text, not {value!r:.80}")
+        raise NotANotification(f"notification timestamp must be text, not {value!r:.80}")
     try:
         return parse_datetime(value)
     except (ValueError, OverflowError):
-        raise DecodeError(f"bad notification timestamp {value!r:.80}") from None
+        raise NotANotification(f"bad notification timestamp {value!r:.80}") from None
 
 
 def _normalise(notification: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +127,11 @@ def _normalise(notification: dict[str, Any]) -> dict[str, Any]:
     if priority is None:
         priority = "info"
     if not isinstance(priority, str):
-        raise DecodeError(f"notification priority must be text, not {priority!r:.80}")
+        raise NotANotification(f"notification priority must be text, not {priority!r:.80}")
     notification["priority"] = priority.lower()
     publisher = notification.get("publisher_id")
     if publisher is not None and not isinstance(publisher, str):
-        raise DecodeError(f"notification publisher_id must be text, not {publisher!r:.80}")
+        raise NotANotification(f"notification publisher_id must be text, not {publisher!r:.80}")
     notification["publisher_id"] = publisher
     notification.setdefault("payload", {})
     return notification

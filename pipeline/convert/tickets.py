@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.convert.grouping import DEFAULT_STRATEGY, default_salt, grouping_key, portable_path
-from pipeline.exceptions import ConversionError, DecodeError
+from pipeline.exceptions import ConversionError, DecodeError, NotANotification
 from pipeline.models import TicketRecord, parse_datetime
 
 #: logbook's level numbers by name.
@@ -46,7 +46,11 @@ _LOGBOOK_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{1,5})Z\Z")
 
 
 def decode_log_record(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    """The log record dict of a message body (logbook JSON); DecodeError otherwise."""
+    """The log record dict of a message body (logbook JSON); DecodeError otherwise.
+
+    A body that parses but is not a log record raises the subclass
+    :class:`~pipeline.exceptions.NotANotification`.
+    """
     if isinstance(body, (bytes, bytearray)):
         try:
             body = body.decode("utf-8")
@@ -58,9 +62,9 @@ def decode_log_record(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
         except ValueError as err:
             raise DecodeError(f"log record is not JSON: {err}") from None
     if not isinstance(body, dict):
-        raise DecodeError(f"log record must be a JSON object, got {type(body).__name__}")
+        raise NotANotification(f"log record must be a JSON object, got {type(body).__name__}")
     if "level" not in body or "time" not in body:
-        raise DecodeError("log record lacks 'level' or 'time'")
+        raise NotANotification("log record lacks 'level' or 'time'")
     return body
 
 

@@ -18,7 +18,7 @@ from stevedore import driver, extension
 from stevedore.exception import NoMatches
 
 from pipeline.exceptions import MissingCapability, StorageUnavailable, UnknownDriver
-from pipeline.storage.base import Capability, Connection, RecordResult, dress_url
+from pipeline.storage.base import Capability, Connection, RecordResult, SchemaState, dress_url
 from pipeline.storage.query import EventFilter
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Connection",
     "EventFilter",
     "RecordResult",
+    "SchemaState",
     "dress_url",
     "get_connection",
     "get_connection_from_config",

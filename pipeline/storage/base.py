@@ -55,6 +55,24 @@ class Capability(enum.Enum):
     TICKET_EXPIRY = "ticket_expiry"
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a store's schema stands against the version this code expects.
+
+    ``current`` is the version the store holds (None: no schema yet, run
+    ``pipeline dbsync``), ``expected`` the one this code needs; both are None
+    for a driver whose schema has no versions (nothing to migrate).
+    """
+
+    current: str | None
+    expected: str | None
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when the store holds exactly the version this code expects."""
+        return self.current == self.expected
+
+
 @dataclass
 class RecordResult:
     """What one :meth:`Connection.record_events` call did.
@@ -307,6 +325,17 @@ class Connection(TicketStore, abc.ABC):
     @abc.abstractmethod
     def upgrade(self) -> None:
         """Create or migrate the schema to the current version (idempotent)."""
+
+    def schema_state(self) -> SchemaState:
+        """The schema version the store holds and the one this code expects.
+
+        Always asks the store, so it doubles as a health check: raises
+        :class:`~pipeline.exceptions.StorageUnavailable` when the store does
+        not answer. This default, for drivers without schema versions, makes
+        one cheap read and reports no versions.
+        """
+        self.get_event_types()
+        return SchemaState(None, None)
 
     def close(self) -> None:
         """Release connections; the object must not be used afterwards."""

@@ -124,3 +124,14 @@ def test_broken_event_definitions_are_an_error_with_file_line_and_column(
     status, _, err = _check(tmp_path, f"[event]\ndefinitions_cfg_file = {definitions}\n", capsys)
     assert status == 2
     assert re.search(rf"{re.escape(str(definitions))}:\d+:\d+", err), err
+
+
+def test_the_metrics_listener_is_in_the_plan_and_a_bad_address_is_an_error(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _check(tmp_path, "[metrics]\nlisten = 0.0.0.0:9500\n", capsys)
+    assert status == 0, err
+    assert "metrics:" in out and "consume: http://0.0.0.0:9500/metrics" in out
+    status, _, err = _check(tmp_path, "[metrics]\napi_listen = 9500\n", capsys)
+    assert status == 2
+    assert "[metrics] api_listen = '9500': expected host:port" in err

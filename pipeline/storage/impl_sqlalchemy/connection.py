@@ -19,7 +19,7 @@ from sqlalchemy import exc
 
 from pipeline.exceptions import ConfigError
 from pipeline.models import Event, Trait
-from pipeline.storage.base import Capability, RecordResult
+from pipeline.storage.base import Capability, RecordResult, SchemaState
 from pipeline.storage.base import Connection as BaseConnection
 from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import events as reads
@@ -33,6 +33,8 @@ from pipeline.storage.query import EventQuery
 LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 SUPPORTED_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+#: Where alembic keeps the revision a database is at (its default name).
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
@@ -44,8 +46,9 @@ def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
 
 
 @functools.cache
+@functools.cache
 def head_revisions() -> frozenset[str]:
-    """The newest revisions of the packaged migrations."""
+    """The newest revisions of the packaged migrations (read once: they do not change)."""
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
@@ -250,6 +253,17 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
         with self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_heads()
         return frozenset(current) == head_revisions()
+
+    def schema_state(self) -> SchemaState:
+        """The database's alembic revision and the newest packaged migration."""
+        expected = ",".join(sorted(head_revisions()))
+        # Read directly: alembic's MigrationContext logs two INFO lines each
+        # time, and health probes ask often.
+        with engines.translated_errors("read the schema version"), self.engine.connect() as conn:
+            current = None
+            if sa.inspect(conn).has_table(VERSION_TABLE):
+                current = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        return SchemaState(current, expected)
 
     def clear(self) -> None:
         """Delete every row of every table (the schema stays)."""

@@ -210,9 +210,16 @@ def consumer_process(
     def start(*lines: str, extra: tuple[str, ...] = ()) -> ConsumerProcess:
         config = tmp_path / "pipeline.conf"
         body = names.config_lines() + [
+            # config_lines() ends in [ticketing]: these are [notification]'s.
+            "[notification]",
             "batch_timeout = 0.2",
             "max_retry_interval = 2",
             "stats_interval = 5",
+            # Metrics off unless a test turns them on (on a free port).
+            "[metrics]",
+            "listen =",
+            # Lines without a section header of their own are [notification]'s.
+            "[notification]",
             *lines,
             "[database]",
             f"connection = {pg_url}",

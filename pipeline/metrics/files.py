@@ -1,0 +1,74 @@
+"""Where the worker processes of one ``pipeline consume`` run keep their metrics.
+
+prometheus_client's multiprocess mode: every process writes its metric
+values to memory-mapped files named after its pid in one directory, and
+whoever serves ``/metrics`` merges the files at scrape time — counters and
+histograms summed over processes (a dead worker's counts stay in the sums,
+so counters never go backwards when a worker is replaced), gauges per their
+mode (``livemax``: the files of a dead process are retired by
+:meth:`MetricFiles.process_exited`).
+
+The directory belongs to one run: a fresh temporary directory (removed at
+exit) or ``[metrics] multiprocess_dir``, whose ``*.db`` files are deleted at
+start so that a previous run's counts never leak into this one's.
+
+prometheus_client picks its value class from the environment
+(``PROMETHEUS_MULTIPROC_DIR``) when first imported; :class:`MetricFiles`
+sets the variable (inherited by forked workers) and switches the value
+class even if the module was imported before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import tempfile
+
+from prometheus_client import CollectorRegistry, Metric, multiprocess, values
+
+ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MetricFiles:
+    """The metric files directory of one run, set up for this process and its children."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            for stale in glob.glob(os.path.join(directory, "*.db")):
+                os.remove(stale)
+            self.path, self._owned = directory, False
+        else:
+            self.path, self._owned = tempfile.mkdtemp(prefix="pipeline-metrics-"), True
+        self._previous = (os.environ.get(ENVIRONMENT), values.ValueClass)
+        os.environ[ENVIRONMENT] = self.path
+        if not getattr(values.ValueClass, "_multiprocess", False):
+            values.ValueClass = values.get_value_class()
+
+    def collect(self) -> list[Metric]:
+        """Every metric family, merged over the files of all processes."""
+        return list(multiprocess.MultiProcessCollector(None, self.path).collect())
+
+    def registry(self) -> CollectorRegistry:
+        """A registry that exposes the merged files (for the exposition)."""
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, self.path)
+        return registry
+
+    def process_exited(self, pid: int) -> None:
+        """Retire the live gauges of process ``pid`` (its counters stay in the sums)."""
+        multiprocess.mark_process_dead(pid, self.path)
+
+    def close(self) -> None:
+        """Restore the environment; remove the directory if it was a temporary one."""
+        previous_env, previous_class = self._previous
+        if previous_env is None:
+            os.environ.pop(ENVIRONMENT, None)
+        else:
+            os.environ[ENVIRONMENT] = previous_env
+        values.ValueClass = previous_class
+        if self._owned:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self.path)
