@@ -55,5 +55,10 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 def readyz(port: int) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of /readyz; a body that is not JSON (a server
+    still starting, or not ours yet on that port) reads as empty."""
     status, body = get(port, "/readyz")
-    return status, (json.loads(body) if body else {})
+    try:
+        return status, (json.loads(body) if body else {})
+    except ValueError:
+        return status, {}
