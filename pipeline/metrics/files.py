@@ -10,7 +10,10 @@ mode (``livemax``: the files of a dead process are retired by
 
 The directory belongs to one run: a fresh temporary directory (removed at
 exit) or ``[metrics] multiprocess_dir``, whose ``*.db`` files are deleted at
-start so that a previous run's counts never leak into this one's.
+start so that a previous run's counts never leak into this one's. A run
+killed with SIGKILL cannot remove its temporary directory; its name carries
+the pid of the process that made it, and the next run removes the
+directories whose process is gone.
 
 prometheus_client picks its value class from the environment
 (``PROMETHEUS_MULTIPROC_DIR``) when first imported; :class:`MetricFiles`
@@ -29,6 +32,35 @@ import tempfile
 from prometheus_client import CollectorRegistry, Metric, multiprocess, values
 
 ENVIRONMENT = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "pipeline-metrics-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
+
+
+def remove_abandoned(parent: str | None = None) -> list[str]:
+    """Remove temporary metric directories left by runs whose process is gone.
+
+    Only directories named by :class:`MetricFiles` (``pipeline-metrics-<pid>-…``)
+    in ``parent`` (the temporary directory by default) are considered; a
+    directory whose pid is alive — or reused by another process — is kept.
+    Returns the paths removed.
+    """
+    removed = []
+    for path in glob.glob(os.path.join(parent or tempfile.gettempdir(), PREFIX + "*")):
+        pid_text = os.path.basename(path)[len(PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(path)
+                removed.append(path)
+    return removed
 
 
 class MetricFiles:
@@ -41,7 +73,11 @@ class MetricFiles:
                 os.remove(stale)
             self.path, self._owned = directory, False
         else:
-            self.path, self._owned = tempfile.mkdtemp(prefix="pipeline-metrics-"), True
+            remove_abandoned()
+            self.path, self._owned = (
+                tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"),
+                True,
+            )
         self._previous = (os.environ.get(ENVIRONMENT), values.ValueClass)
         os.environ[ENVIRONMENT] = self.path
         if not getattr(values.ValueClass, "_multiprocess", False):

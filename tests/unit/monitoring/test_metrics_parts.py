@@ -5,6 +5,9 @@ from __future__ import annotations
 import glob
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -201,3 +204,27 @@ def test_metric_files_switch_to_multiprocess_mode_and_back(tmp_path: Path) -> No
         files.close()
     assert values.ValueClass is before and ENVIRONMENT not in os.environ
     assert tmp_path.exists(), "a directory given in the configuration stays"
+
+
+def test_a_killed_runs_temporary_directory_is_removed_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL leaves ``pipeline-metrics-<pid>-…`` behind; the next start removes it."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    abandoned = tmp_path / f"pipeline-metrics-{dead.stdout.strip()}-abc"
+    abandoned.mkdir()
+    (abandoned / "counter_1.db").write_bytes(b"x")
+    alive = tmp_path / f"pipeline-metrics-{os.getpid()}-def"
+    alive.mkdir()
+    unrelated = tmp_path / "pipeline-metrics-notapid"
+    unrelated.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    files = MetricFiles()
+    try:
+        assert not abandoned.exists()
+        assert alive.exists() and unrelated.exists()
+        assert os.path.basename(files.path).startswith(f"pipeline-metrics-{os.getpid()}-")
+    finally:
+        files.close()
+    assert not os.path.exists(files.path)
