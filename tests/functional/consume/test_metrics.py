@@ -31,6 +31,14 @@ from tests.functional.consume.test_faults import publish_stream
 from tests.functional.consume.test_process import children
 
 
+def serving_process(pid: int) -> list[int]:
+    """The metrics process of ``pipeline consume`` ``pid`` (a list: empty while it is replaced)."""
+    return [
+        child for child in children(pid)
+        if Path(f"/proc/{child}/comm").read_text().strip() == PROCESS_NAME
+    ]
+
+
 def workers(pid: int) -> list[int]:
     """The worker processes of ``pipeline consume`` ``pid`` (not its metrics process)."""
     return [
@@ -182,3 +190,18 @@ def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
     for (name, labels), count in before.items():
         if name.endswith("_total"):
             assert after.get((name, labels), 0) >= count, f"{name}{dict(labels)} went backwards"
+
+    # The serving process killed: the supervisor starts another on the same
+    # socket, and the counts (kept in the workers' files) are all still there.
+    [server] = serving_process(proc.proc.pid)
+    os.kill(server, signal.SIGKILL)
+    wait_for(lambda: serving_process(proc.proc.pid) not in ([], [server]), 30,
+             "a new metrics process")
+    wait_for(lambda: readyz(port)[0] == 200, 30, "ready, served by the new metrics process")
+    served_again = scrape(port)
+    for (name, labels), count in after.items():
+        if name.endswith("_total"):
+            assert served_again.get((name, labels), 0) >= count, (
+                f"{name}{dict(labels)} went backwards after the metrics process was replaced"
+            )
+    assert value(served_again, "pipeline_worker_restarts_total") == 1, "not a worker restart"
