@@ -10,7 +10,6 @@ and every record must be stored, on every database.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -26,6 +25,7 @@ import pipeline
 from pipeline.storage import Capability, Connection, get_connection
 from pipeline.ticketing import SQLAlchemyBackend, TicketingHandler
 from tests import servers
+from tests.functional.storage.databases import database_url
 
 PROCESSES = 8
 #: Where the ``pipeline`` under test is imported from, for subprocesses.
@@ -43,16 +43,7 @@ GATED_CLI = (
 @pytest.fixture(params=["postgresql", "mysql", "mongodb", "sqlite"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a database nobody has created a schema in yet."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(servers.postgresql_database())
-        elif request.param == "mysql":
-            url = stack.enter_context(servers.mysql_database())
-        elif request.param == "mongodb":
-            server = request.getfixturevalue("mongodb_server_url")
-            url = stack.enter_context(servers.mongodb_database(server))
-        else:
-            url = stack.enter_context(servers.sqlite_database(str(tmp_path)))
+    with database_url(request.param, str(tmp_path), request) as url:
         yield url
 
 

@@ -8,7 +8,6 @@ each), which must count exactly once however the writers interleave.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 from pipeline.models import UTC, TicketRecord
 from pipeline.storage import Capability, get_connection
 from tests import servers
+from tests.functional.storage.databases import database_url
 
 PROCESSES = 8
 NEW_KEYS = 50
@@ -73,16 +73,7 @@ def _writer(url: str, process: int, barrier: Any, failures: Any) -> None:
 @pytest.fixture(params=["postgresql", "mysql", "sqlite", "mongodb"])
 def race_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """An upgraded, empty database of each SQL kind and MongoDB."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "postgresql":
-            url = stack.enter_context(servers.postgresql_database())
-        elif request.param == "mysql":
-            url = stack.enter_context(servers.mysql_database())
-        elif request.param == "mongodb":
-            server = request.getfixturevalue("mongodb_server_url")
-            url = stack.enter_context(servers.mongodb_database(server))
-        else:
-            url = stack.enter_context(servers.sqlite_database(str(tmp_path)))
+    with database_url(request.param, str(tmp_path), request) as url:
         conn = get_connection(url)
         conn.upgrade()
         conn.close()
