@@ -8,7 +8,6 @@ had keys get the key column when the handler opens them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import pathlib
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 
 from pipeline.storage.impl_sqlalchemy.ticket_schema import occurrence_columns, ticket_columns
 from pipeline.ticketing import TicketingHandler
-from tests import servers
+from tests.functional.storage.databases import database_url
 
 
 @pytest.mark.parametrize("synchronous", [False, True])
@@ -41,13 +40,9 @@ def test_each_emit_is_a_new_occurrence_even_of_the_same_record(
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def sql_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            yield stack.enter_context(servers.sqlite_database(str(tmp_path)))
-        elif request.param == "postgresql":
-            yield stack.enter_context(servers.postgresql_database())
-        else:
-            yield stack.enter_context(servers.mysql_database())
+    """A new, empty database of each SQL kind."""
+    with database_url(request.param, str(tmp_path), request) as url:
+        yield url
 
 
 def test_prefixed_tables_made_before_occurrence_keys_get_them(sql_url: str) -> None:

@@ -7,7 +7,6 @@ on a redelivered record counts once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
@@ -21,20 +20,16 @@ from pipeline import storage
 from pipeline.models import UTC, TicketRecord, TicketStatus
 from pipeline.storage.impl_sqlalchemy import Connection
 from pipeline.storage.impl_sqlalchemy.connection import alembic_config
-from tests import servers
+from tests.functional.storage.databases import database_url
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, 0, 250001, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            yield stack.enter_context(servers.sqlite_database(str(tmp_path)))
-        elif request.param == "postgresql":
-            yield stack.enter_context(servers.postgresql_database())
-        else:
-            yield stack.enter_context(servers.mysql_database())
+    """A new, empty database of each SQL kind."""
+    with database_url(request.param, str(tmp_path), request) as url:
+        yield url
 
 
 def _write_as_revision_0002_did(conn: Connection) -> None:
