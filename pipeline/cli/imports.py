@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from oslo_config import cfg
 
 from pipeline import storage
-from pipeline.importers.events import import_events
+from pipeline.exceptions import ConfigError
+from pipeline.importers import panko_mongo
+from pipeline.importers.events import PankoSource, import_events
 from pipeline.importers.logbook import DEFAULT_PREFIX, LogbookReader
 from pipeline.importers.panko import TABLES, PankoFilter, PankoReader
 from pipeline.importers.progress import Progress
@@ -57,13 +59,29 @@ def _reported(summary: ImportSummary, progress: Progress) -> Iterator[None]:
         print("\n".join(summary.lines()), flush=True)
 
 
+@contextlib.contextmanager
+def _panko_reader(url: str, where: PankoFilter) -> Iterator[PankoSource]:
+    """The reader of Panko's layout at ``url``: MongoDB's or SQLAlchemy's (by scheme)."""
+    if panko_mongo.is_mongodb_url(url):
+        with panko_mongo.open_reader(url, where) as reader:
+            yield reader
+        return
+    engine = open_source(url)
+    try:
+        require_tables(engine, TABLES, "Panko", url)
+        yield PankoReader(engine, where)
+    finally:
+        engine.dispose()
+
+
 def import_panko(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Import the events of a Panko database (see :mod:`pipeline.importers.events`)."""
-    engine = open_source(args.url)
-    try:
-        require_tables(engine, TABLES, "Panko", args.url)
-        where = PankoFilter(args.since, args.until, tuple(args.event_type or ()))
-        reader = PankoReader(engine, where)
+    where = PankoFilter(args.since, args.until, tuple(args.event_type or ()))
+    with _panko_reader(args.url, where) as reader:
+        try:
+            after_id = None if args.after_id is None else reader.id_of(args.after_id)
+        except ValueError as err:
+            raise ConfigError(f"--after-id: {err}") from None
         conn = storage.get_connection_from_config(conf, require=[Capability.EVENTS])
         try:
             summary = ImportSummary("events")
@@ -74,13 +92,11 @@ def import_panko(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
                     conn,
                     summary,
                     batch_size=args.batch_size,
-                    after_id=args.after_id,
+                    after_id=after_id,
                     progress=progress,
                 )
         finally:
             conn.close()
-    finally:
-        engine.dispose()
     return 1 if summary.refused_count else 0
 
 
@@ -118,11 +134,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     commands.required = True
     parser = commands.add_parser(
         "panko",
-        help="events of a Panko database (SQLAlchemy layout: SQLite, PostgreSQL, MySQL)",
-        description="Store the events of a Panko 10 database, typed as Panko's tables "
-        "kept them; events already stored (same message id) are skipped.",
+        help="events of a Panko database (SQLite, PostgreSQL, MySQL or MongoDB)",
+        description="Store the events of a Panko 10 database, typed as Panko stored "
+        "them; events already stored (same message id) are skipped. Reads Panko's "
+        "SQLAlchemy layout, or its MongoDB layout for a mongodb:// URL.",
     )
-    parser.add_argument("url", metavar="URL", help="Panko's [database] connection URL")
+    parser.add_argument(
+        "url",
+        metavar="URL",
+        help="Panko's [database] connection URL (mongodb://HOST/NAME for MongoDB)",
+    )
     parser.add_argument("--since", type=_time, metavar="TIME", help="generated at or after")
     parser.add_argument("--until", type=_time, metavar="TIME", help="generated at or before")
     parser.add_argument(
@@ -130,9 +151,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--after-id",
-        type=int,
         metavar="ID",
-        help="start after this Panko event id (an interrupted import prints it)",
+        help="start after this Panko event id, as an interrupted import prints it: "
+        "the number event.id of an SQL database, the _id (the message id) of a MongoDB one",
     )
     parser.set_defaults(func=import_panko)
     _batch_option(parser)

@@ -9,7 +9,9 @@ resumable: an interrupted run (Ctrl-C, a crash, ``kill -9``) leaves whole
 batches stored, and running the same command again reads everything again,
 skips what is stored and stores the rest; the result is the same as one
 uninterrupted run. ``after_id`` starts after a Panko event id instead, to
-skip the reading too (the interrupted run prints it).
+skip the reading too (the interrupted run prints it): ``event.id`` of the
+SQLAlchemy layout (:mod:`.panko`), the ``_id`` (message id) of the MongoDB
+one (:mod:`.panko_mongo`).
 
 Conversion keeps every value as Panko stored it, typed (Panko's API turned
 every trait into text; its tables kept the types). Text traits that Panko
@@ -23,8 +25,11 @@ from __future__ import annotations
 
 import logging
 import operator
+import shlex
+from collections.abc import Iterator
+from typing import Protocol
 
-from pipeline.importers.panko import PankoEvent, PankoReader, raw_of
+from pipeline.importers.panko import PankoEvent, PankoId, raw_of
 from pipeline.importers.prefetch import prefetched
 from pipeline.importers.progress import Progress
 from pipeline.importers.summary import ImportSummary
@@ -41,11 +46,29 @@ _TEXT = Trait.TEXT_TYPE
 _BY_NAME = operator.attrgetter("name")
 
 
+class PankoSource(Protocol):
+    """What reads a Panko database, whatever its layout (:mod:`.panko`, :mod:`.panko_mongo`)."""
+
+    def count(self) -> int:
+        """How many events :meth:`pages` yields from the start."""
+
+    def unpaged(self) -> dict[str, int]:
+        """Selected events that :meth:`pages` cannot reach, counted by refusal reason."""
+
+    def id_of(self, text: str) -> PankoId:
+        """The Panko id written as ``text``; ValueError if it cannot be one."""
+
+    def pages(self, size: int, after: PankoId | None = None) -> Iterator[list[PankoEvent]]:
+        """Events in pages of ``size`` in a stable order, starting after id ``after``."""
+
+
 def to_event(item: PankoEvent, summary: ImportSummary) -> Event:
     """The pipeline event of one Panko event; ValueError says why there is none.
 
     Counts the notes (:data:`NOTE_AT_LIMIT`, :data:`NOTE_NULL`) in ``summary``.
     """
+    if item.problem:
+        raise ValueError(item.problem)
     if not item.message_id:
         raise ValueError("Panko event without a message_id")
     if not item.event_type:
@@ -72,7 +95,7 @@ def _write(conn: Connection, page: list[PankoEvent], summary: ImportSummary) -> 
         try:
             events.append(to_event(item, summary))
         except ValueError as err:
-            LOG.warning("Panko event %d (%s) refused: %s", item.panko_id, item.message_id, err)
+            LOG.warning("Panko event %s (%s) refused: %s", item.panko_id, item.message_id, err)
             summary.refuse(str(err))
     result = conn.record_events(events)
     summary.read += len(page)
@@ -84,19 +107,25 @@ def _write(conn: Connection, page: list[PankoEvent], summary: ImportSummary) -> 
 
 
 def import_events(
-    reader: PankoReader,
+    reader: PankoSource,
     conn: Connection,
     summary: ImportSummary,
     *,
     batch_size: int = 1000,
-    after_id: int | None = None,
+    after_id: PankoId | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Read the reader's events and store them in ``conn``, counting in ``summary``.
 
-    On an interruption or an error, ``summary.interrupted`` says what is
-    stored and how to go on, and the exception propagates.
+    Events the reader cannot reach are read and refused at the start (not
+    again when resuming after ``after_id``). On an interruption or an
+    error, ``summary.interrupted`` says what is stored and how to go on,
+    and the exception propagates.
     """
+    if after_id is None:
+        for reason, count in reader.unpaged().items():
+            summary.read += count
+            summary.refuse(reason, count)
     last_id = after_id
     try:
         for page in prefetched(reader.pages(batch_size, after_id)):
@@ -105,8 +134,16 @@ def import_events(
             if progress is not None:
                 progress.advance(len(page))
     except BaseException as err:
-        done = "nothing stored yet" if last_id is None else f"events up to Panko id {last_id} done"
-        summary.interrupted = f"{type(err).__name__}: {done}. Run the same command again to finish"
-        if last_id is not None:
-            summary.interrupted += f" (--after-id {last_id} skips reading them again)"
+        summary.interrupted = f"{type(err).__name__}: {_resume_hint(last_id)}"
         raise
+
+
+def _resume_hint(last_id: PankoId | None) -> str:
+    """What an interrupted run did and how to go on (the id quoted for a shell)."""
+    if last_id is None:
+        return "nothing stored yet. Run the same command again to finish"
+    shown = shlex.quote(str(last_id))
+    return (
+        f"events up to Panko id {shown} done. Run the same command again to finish"
+        f" (--after-id {shown} skips reading them again)"
+    )

@@ -121,16 +121,24 @@ class PankoFilter:
         return found
 
 
+#: Where a Panko event lies in the reading order: ``event.id`` in the
+#: SQLAlchemy layout, the document's ``_id`` (the message id) in MongoDB's.
+PankoId = int | str
+
+
 class PankoEvent(NamedTuple):
     """One Panko event as stored, before it becomes a pipeline event."""
 
-    panko_id: int
+    panko_id: PankoId
     message_id: str | None
     event_type: str | None
     generated: dt.datetime | None
-    raw: str | None
+    #: JSON text (SQLAlchemy layout) or the document itself (MongoDB layout).
+    raw: str | dict[str, Any] | None
     #: (name, dtype, value) in Panko's tables' order.
     traits: list[tuple[str, int, Any]]
+    #: Why the stored record cannot be an event at all (a reader's finding).
+    problem: str | None = None
 
 
 @dataclass
@@ -150,7 +158,20 @@ class PankoReader:
         with translated_errors(self.action), self.engine.connect() as conn:
             return int(conn.execute(self._selected(sa.func.count())).scalar_one())
 
-    def pages(self, size: int, after: int | None = None) -> Iterator[list[PankoEvent]]:
+    def unpaged(self) -> dict[str, int]:
+        """Selected events that :meth:`pages` cannot reach, by reason: none here
+        (every row has an integer id)."""
+        return {}
+
+    @staticmethod
+    def id_of(text: str) -> int:
+        """The Panko id written as ``text`` (``--after-id``); ValueError if not one."""
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"Panko's SQL event ids are integers, not {text!r}") from None
+
+    def pages(self, size: int, after: PankoId | None = None) -> Iterator[list[PankoEvent]]:
         """Events in pages of ``size``, by Panko id, starting after id ``after``."""
         columns = (
             EVENT.c.id,
@@ -189,11 +210,14 @@ class PankoReader:
         return found
 
 
-def raw_of(text: str | None) -> dict[str, Any] | None:
-    """Panko's ``raw`` column as pipeline keeps it: None when empty (``{}``: not kept).
+def raw_of(text: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """Panko's ``raw`` as pipeline keeps it: None when empty (``{}``: not kept).
 
-    Raises ValueError for text that is not a JSON object.
+    Takes the JSON text of the SQL column or the object of a MongoDB
+    document. Raises ValueError for text that is not a JSON object.
     """
+    if isinstance(text, dict):
+        return text or None
     if text is None or text in ("", "{}"):
         return None
     try:
