@@ -1,16 +1,20 @@
 """Write and read a Panko database with Panko 10.0.0's own code (run in the Panko venv).
 
 This script runs under the interpreter of the separate Panko virtualenv (see
-``tests/fixtures/README.rst``), never under pipeline's: it imports Panko and
+``tests/fixtures/build-panko-venv.sh``), never under pipeline's: it imports Panko and
 nothing of pipeline's or pytest's. Events travel as JSON lines::
 
     {"message_id": ..., "event_type": ..., "generated": "ISO 8601",
      "traits": [[name, dtype, value], ...], "raw": {...}}
 
-with datetimes as ISO 8601 text (naive, UTC). Commands:
+with datetimes as ISO 8601 text (naive, UTC). ``URL`` is any of Panko's
+storage URLs: an SQLAlchemy one, or ``mongodb://HOST/NAME`` for Panko's
+MongoDB driver (which needs pymongo 3, installed in the Panko virtualenv by
+``tests/fixtures/panko-venv-extra.txt``). Commands:
 
 ``write URL``
-    create Panko's schema at ``URL`` (``upgrade()``) and store the events read
+    create Panko's schema at ``URL`` (``upgrade()``: tables, or MongoDB's
+    ``event`` collection and its index) and store the events read
     from standard input with ``record_events``, each trait built as Panko's
     API and Ceilometer's converter build them
     (``Trait(name, dtype, Trait.convert_value(dtype, value))``, which cuts

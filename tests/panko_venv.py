@@ -26,8 +26,15 @@ BUILD = ROOT / "tests" / "fixtures" / "build-panko-venv.sh"
 TOOL = ROOT / "tests" / "panko_tool.py"
 
 
+#: Every Panko driver the tests use imports (the same check as build-panko-venv.sh).
+CHECK = (
+    "import panko.storage.impl_sqlalchemy, panko.storage.impl_mongodb, psycopg2, pymysql, pymongo\n"
+    "assert pymongo.version_tuple[0] == 3, pymongo.version"
+)
+
+
 def _usable(python: Path) -> bool:
-    check = "import panko.storage.impl_sqlalchemy, psycopg2, pymysql"
+    check = CHECK
     return python.exists() and subprocess.run([python, "-c", check], check=False, capture_output=True).returncode == 0
 
 

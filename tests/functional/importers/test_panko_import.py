@@ -1,8 +1,10 @@
 """``pipeline import panko`` against databases written by Panko 10.0.0 itself.
 
-Every imported event, read back through pipeline, equals what Panko's own
-``get_events`` returns (typed as Panko's tables kept the values: Panko's API
-made every value text). Where Panko had already lost information — text
+The sources are Panko's SQLAlchemy layout (SQLite, PostgreSQL, and MariaDB
+below) and its MongoDB layout, each written by Panko's own driver. Every
+imported event, read back through pipeline, equals what Panko's own
+``get_events`` returns (typed as Panko stored the values: Panko's API
+made every value text; MongoDB kept times to the millisecond). Where Panko had already lost information — text
 traits cut at 255 characters, the raw notification it did not keep (``{}``)
 — the import keeps what Panko kept, and says how many texts reached 255.
 """
@@ -21,6 +23,7 @@ from pipeline.importers.events import NOTE_AT_LIMIT
 from pipeline.models import UTC, parse_datetime
 from tests import servers
 from tests.functional.importers.cli_run import config_file, run
+from tests.functional.importers.conftest import PankoSource
 from tests.panko_venv import panko_write
 
 EventView = tuple[str, dt.datetime, tuple[tuple[str, int, Any], ...], Any]
@@ -64,18 +67,18 @@ def config(tmp_path: Path, target_url: str, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_imported_events_equal_pankos_own_get_events(
-    panko_source: tuple[str, list[dict[str, Any]]],
-    panko_corpus: list[dict[str, Any]],
+    panko_source: PankoSource,
     target_url: str,
     config: str,
     conf: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, panko_events = panko_source
+    url, panko_corpus, panko_events = panko_source
     status, out = run(capsys, config, "import", "panko", url)
     expected = panko_view(panko_events)
     assert status == 0, out
     assert len(expected) == len(panko_corpus)
+    assert len({view[0] for view in expected.values()}) >= 14  # many event types
     assert stored_view(target_url, conf) == expected
     assert f"events read: {len(expected):,}; stored: {len(expected):,}; already there: 0;" in out
     at_limit = sum(1 for e in panko_events for _, dtype, v in e["traits"] if dtype == 1 and len(v) == 255)
@@ -92,13 +95,13 @@ def test_imported_events_equal_pankos_own_get_events(
 
 
 def test_importing_twice_stores_each_event_once(
-    panko_source: tuple[str, list[dict[str, Any]]],
+    panko_source: PankoSource,
     target_url: str,
     config: str,
     conf: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, panko_events = panko_source
+    url, _, panko_events = panko_source
     assert run(capsys, config, "import", "panko", url)[0] == 0
     status, out = run(capsys, config, "import", "panko", url, "--batch-size", "77")
     count = len(panko_events)
@@ -108,16 +111,17 @@ def test_importing_twice_stores_each_event_once(
 
 
 def test_since_until_and_event_type_narrow_the_import(
-    panko_source: tuple[str, list[dict[str, Any]]],
+    panko_source: PankoSource,
     target_url: str,
     config: str,
     conf: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, panko_events = panko_source
+    url, _, panko_events = panko_source
     everything = panko_view(panko_events)
     times = sorted(view[1] for view in everything.values())
-    since, until = times[100], times[400]  # inclusive both: events exactly at them count
+    # Inclusive both: events exactly at them count.
+    since, until = times[len(times) // 6], times[len(times) * 2 // 3]
     kinds = ["image.upload", "volume.create.end"]
     argv = ["import", "panko", url, "--since", since.isoformat(), "--until",
             until.astimezone(dt.timezone(dt.timedelta(hours=-5))).isoformat()]
