@@ -95,7 +95,10 @@ def _write(conn: Connection, page: list[PankoEvent], summary: ImportSummary) -> 
         try:
             events.append(to_event(item, summary))
         except ValueError as err:
-            LOG.warning("Panko event %s (%s) refused: %s", item.panko_id, item.message_id, err)
+            # MongoDB's ids are the message ids: name them once.
+            same = item.panko_id == item.message_id
+            named = item.panko_id if same else f"{item.panko_id} ({item.message_id})"
+            LOG.warning("Panko event %s refused: %s", named, err)
             summary.refuse(str(err))
     result = conn.record_events(events)
     summary.read += len(page)
@@ -134,11 +137,11 @@ def import_events(
             if progress is not None:
                 progress.advance(len(page))
     except BaseException as err:
-        summary.interrupted = f"{type(err).__name__}: {_resume_hint(last_id)}"
+        summary.interrupted = f"{type(err).__name__}: {resume_hint(last_id)}"
         raise
 
 
-def _resume_hint(last_id: PankoId | None) -> str:
+def resume_hint(last_id: PankoId | None) -> str:
     """What an interrupted run did and how to go on (the id quoted for a shell)."""
     if last_id is None:
         return "nothing stored yet. Run the same command again to finish"
