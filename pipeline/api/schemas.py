@@ -30,10 +30,8 @@ class TraitOut(BaseModel):
     @classmethod
     def of(cls, trait: Trait) -> TraitOut:
         """Panko's rendering of a stored trait."""
-        if trait.dtype == Trait.DATETIME_TYPE:
-            value = iso_utc(trait.value)
-        else:
-            value = str(trait.value)
+        is_datetime = trait.dtype == Trait.DATETIME_TYPE
+        value = iso_utc(trait.value) if is_datetime else str(trait.value)
         return cls(name=trait.name, type=Trait.get_name_by_type(trait.dtype), value=value)
 
 

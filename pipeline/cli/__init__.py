@@ -8,6 +8,7 @@ the exit status: 0 ok, 1 not found or failed, 2 bad usage or configuration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
@@ -140,10 +141,8 @@ class CommandParser(argparse.ArgumentParser):
         """
         group = self.add_argument_group("global options", "accepted before or after the subcommand")
         for names, keywords in _global_options(top_level):
-            try:
+            with contextlib.suppress(argparse.ArgumentError):  # the subcommand defines its own
                 group.add_argument(*names, **keywords)
-            except argparse.ArgumentError:  # the subcommand defines its own
-                pass
         for action in self.subcommand_actions:
             for parser in dict.fromkeys(action.choices.values()):  # aliases: once
                 parser.add_global_options()

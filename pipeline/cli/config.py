@@ -27,14 +27,12 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 from oslo_config import cfg
-from stevedore import driver
 
 from pipeline import opts, storage
 from pipeline.consume import topology
-from pipeline.exceptions import ConfigError, PipelineError, UnknownDriver
+from pipeline.exceptions import ConfigError, PipelineError
 from pipeline.service import prepare_service
 from pipeline.storage import Capability
 
@@ -127,27 +125,12 @@ def mask_transport_url(url: str) -> str:
     return ";".join(storage.dress_url(part) for part in url.split(";"))
 
 
-def _driver_class(scheme: str) -> type[storage.Connection]:
-    def reraise(_manager: Any, _entrypoint: Any, err: BaseException) -> None:
-        raise err
-
-    manager: driver.DriverManager[Any] = driver.DriverManager(
-        storage.NAMESPACE, scheme, invoke_on_load=False, on_load_failure_callback=reraise
-    )
-    return cast(type[storage.Connection], manager.driver)
-
-
 def check_storage(conf: cfg.ConfigOpts, report: Report) -> None:
     """The driver of ``[database] connection``: installed, loadable, capable enough."""
     url = conf.database.connection
     try:
         scheme = storage.url_scheme(url)
-        if scheme not in storage.installed_drivers():
-            raise UnknownDriver(
-                f"no storage driver for scheme {scheme!r}; installed: "
-                f"{', '.join(storage.installed_drivers())}"
-            )
-        driver_class = _driver_class(scheme)
+        driver_class = storage.load_driver(scheme)
     except (PipelineError, ImportError, AttributeError) as err:  # a broken entry point
         report.errors.append(f"[database] connection {storage.dress_url(url)}: {err}")
         return

@@ -134,10 +134,7 @@ def notification_queues(conf: cfg.ConfigOpts) -> list[Queue]:
     exchanges = notification_exchanges(conf)
     keys = routing_keys(conf)
     pool = conf.notification.pool
-    if pool:
-        groups = [(pool, keys)]
-    else:
-        groups = [(key, [key]) for key in keys]
+    groups = [(pool, keys)] if pool else [(key, [key]) for key in keys]
     return [
         Queue(
             name,

@@ -194,7 +194,10 @@ def _written(plan: Plan, events: RecordResult, tickets: Any, *, details: bool) -
     )
     by_id: dict[str, Item] = {}
     if events.failed or (details and events.duplicates):
-        by_id = {str(event.message_id): item for event, item in zip(plan.events, plan.event_items)}
+        by_id = {
+            str(event.message_id): item
+            for event, item in zip(plan.events, plan.event_items, strict=True)
+        }
     for message_id, reason in events.failed.items():
         written.dead.append(
             (by_id[message_id], reasons.refused(f"storage refused event: {reason}"))

@@ -150,7 +150,7 @@ def _write(
     result = conn.record_tickets(records)
     summary.read += len(page)
     summary.stored += result.stored
-    for position, reason in result.failed.items():
+    for reason in result.failed.values():
         LOG.warning("logbook occurrence refused by storage: %s", reason)
         summary.refuse(reason)
     for position, ticket in last_of.items():

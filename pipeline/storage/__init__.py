@@ -18,7 +18,8 @@ from stevedore import driver, extension
 from stevedore.exception import NoMatches
 
 from pipeline.exceptions import MissingCapability, StorageUnavailable, UnknownDriver
-from pipeline.storage.base import Capability, Connection, RecordResult, SchemaState, dress_url
+from pipeline.storage.base import Connection, RecordResult, SchemaState, dress_url
+from pipeline.storage.capabilities import Capability
 from pipeline.storage.query import EventFilter
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "get_connection",
     "get_connection_from_config",
     "installed_drivers",
+    "load_driver",
+    "url_scheme",
 ]
 
 NAMESPACE = "pipeline.storage"
@@ -50,9 +53,16 @@ def installed_drivers() -> list[str]:
     return sorted(extension.ExtensionManager(NAMESPACE).entry_points_names())
 
 
-def _load_driver_class(scheme: str) -> type[Connection]:
+def load_driver(scheme: str) -> type[Connection]:
+    """The driver class of the entry point ``scheme``, not instantiated.
+
+    The one place drivers are loaded (connecting, ``pipeline config check``).
+    Raises :class:`UnknownDriver` naming the installed drivers when none
+    serves ``scheme``, and the driver's own import error unchanged (a
+    :class:`~pipeline.exceptions.MissingExtra` naming the extra to install).
+    """
+
     def reraise(_manager: object, _entrypoint: object, err: BaseException) -> None:
-        # Surface the driver's own import error (e.g. MissingExtra) unchanged.
         raise err
 
     try:
@@ -74,14 +84,17 @@ def get_connection(
     url: str,
     conf: cfg.ConfigOpts | None = None,
     require: Iterable[Capability] = (),
+    **options: Any,
 ) -> Connection:
     """Load the driver for ``url``, check ``require``d capabilities, connect.
 
-    Connecting is retried ``[database] max_retries`` times every
-    ``[database] retry_interval`` seconds when the storage is unavailable
-    (once when ``conf`` is None).
+    ``options`` are the driver's own keyword options (its docstring lists
+    them; e.g. the SQLAlchemy driver's ``table_prefix``). Connecting is
+    retried ``[database] max_retries`` times every ``[database]
+    retry_interval`` seconds when the storage is unavailable (once when
+    ``conf`` is None).
     """
-    driver_class = _load_driver_class(url_scheme(url))
+    driver_class = load_driver(url_scheme(url))
     missing = [cap for cap in require if cap not in driver_class.capabilities]
     if missing:
         raise MissingCapability(
@@ -94,7 +107,7 @@ def get_connection(
     attempt = 0
     while True:
         try:
-            return driver_class(url, conf)
+            return driver_class(url, conf, **options)
         except StorageUnavailable as err:
             attempt += 1
             if retries >= 0 and attempt > retries:

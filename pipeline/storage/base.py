@@ -1,21 +1,29 @@
-"""The storage driver interface: capabilities, the event algorithm, primitives.
+"""The storage driver interface: the event algorithm, its primitives, the lifecycle.
 
 A driver subclasses :class:`Connection`, declares its
-:attr:`Connection.capabilities`, and implements the abstract primitives
-(``_write_events``, ``_query_events``, ...). The public methods here own the
-shared algorithm — validation, de-duplication inside a batch, filter
+:attr:`Connection.capabilities` (:mod:`.capabilities`), and implements the
+abstract primitives (:data:`EVENT_PRIMITIVES`). The public methods here own
+the shared algorithm — validation, de-duplication inside a batch, filter
 normalisation, marker resolution — so every driver behaves the same.
 
 A driver that can also store tickets additionally implements the ticket
-operations and declares :attr:`Capability.TICKETS`; callers that need them
-ask :func:`pipeline.storage.get_connection` to ``require`` it.
+primitives of :mod:`.tickets` and declares :attr:`Capability.TICKETS`;
+callers that need them ask :func:`pipeline.storage.get_connection` to
+``require`` it.
+
+The drivers shipped with pipeline are all composed one way::
+
+    class Connection(<Driver>Events, <Driver>Tickets, base.Connection): ...
+
+one class implementing the event primitives, one the ticket primitives,
+and the driver's ``Connection`` itself holding only what concerns the whole
+store: connecting, ``upgrade``, ``clear``, ``schema_state`` and ``close``.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
-import enum
 import functools
 import logging
 import math
@@ -29,6 +37,7 @@ from oslo_config import cfg
 
 from pipeline.exceptions import InvalidMarker, InvalidQuery
 from pipeline.models import INT64_MAX, INT64_MIN, Event, Trait
+from pipeline.storage.capabilities import Capability
 from pipeline.storage.limits import check_event_text
 from pipeline.storage.query import (
     EventFilter,
@@ -42,17 +51,16 @@ from pipeline.storage.tickets import TicketStore
 LOG = logging.getLogger(__name__)
 
 
-class Capability(enum.Enum):
-    """What a driver can do; checked at start-up, never discovered by failing."""
-
-    #: record_events, get_events, get_event_types, get_trait_types, get_traits
-    EVENTS = "events"
-    #: clear_expired_data
-    EVENT_EXPIRY = "event_expiry"
-    #: record_tickets and the ticket read/solve/delete operations
-    TICKETS = "tickets"
-    #: clear_expired_occurrences
-    TICKET_EXPIRY = "ticket_expiry"
+#: The event primitives every driver implements (see :class:`Connection`).
+EVENT_PRIMITIVES = (
+    "_write_events",
+    "_event_generated",
+    "_query_events",
+    "_delete_events_before",
+    "get_event_types",
+    "get_trait_types",
+    "get_traits",
+)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 from pipeline.exceptions import InvalidQuery, MissingCapability, TicketNotFound
 from pipeline.models import Occurrence, Ticket, TicketRecord, TicketResult, TicketStatus, to_utc
+from pipeline.storage.capabilities import Capability
 from pipeline.storage.query import checked_text
 from pipeline.storage.ticket_batch import (
     TicketGroup,
@@ -56,6 +57,7 @@ from pipeline.storage.ticket_batch import (
 __all__ = [
     "OCCURRENCE_COLUMNS",
     "TICKET_COLUMNS",
+    "TICKET_PRIMITIVES",
     "TicketGroup",
     "TicketQuery",
     "TicketStore",
@@ -83,15 +85,21 @@ TICKET_COLUMNS = (
     "status",
 )
 OCCURRENCE_COLUMNS = ("occurrence_id", "ticket_id", "time", "app_id")
-_PRIMITIVES = (
-    "_write_tickets",
-    "_query_tickets",
-    "_count_tickets",
-    "_get_ticket",
-    "_query_occurrences",
-    "_set_ticket_solved",
-    "_delete_ticket",
-)
+#: The ticket primitives a driver implements, by the capability that needs them.
+_PRIMITIVES: dict[Capability, tuple[str, ...]] = {
+    Capability.TICKETS: (
+        "_write_tickets",
+        "_query_tickets",
+        "_count_tickets",
+        "_get_ticket",
+        "_query_occurrences",
+        "_set_ticket_solved",
+        "_delete_ticket",
+    ),
+    Capability.TICKET_EXPIRY: ("_delete_occurrences_before",),
+}
+#: Every ticket primitive (see :class:`TicketStore`).
+TICKET_PRIMITIVES = tuple(name for names in _PRIMITIVES.values() for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,25 +160,22 @@ def _ticket_id(ticket_id: Any) -> int:
 class TicketStore:
     """Ticket operations of a storage driver (see the module docstring)."""
 
-    capabilities: ClassVar[frozenset[Any]] = frozenset()
+    #: Capabilities the driver implements (see :mod:`.capabilities`).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        from pipeline.storage.base import Capability  # base imports this module
+        missing = [
+            name
+            for capability, names in _PRIMITIVES.items()
+            if capability in cls.capabilities
+            for name in names
+            if getattr(cls, name) is getattr(TicketStore, name)
+        ]
+        if missing:
+            raise TypeError(f"{cls.__name__} declares tickets but lacks {', '.join(missing)}")
 
-        if Capability.TICKETS in cls.capabilities:
-            missing = [n for n in _PRIMITIVES if getattr(cls, n) is getattr(TicketStore, n)]
-            if Capability.TICKET_EXPIRY in cls.capabilities and (
-                cls._delete_occurrences_before is TicketStore._delete_occurrences_before
-            ):
-                missing.append("_delete_occurrences_before")
-            if missing:
-                raise TypeError(f"{cls.__name__} declares tickets but lacks {', '.join(missing)}")
-
-    def _require(self, capability_name: str) -> None:
-        from pipeline.storage.base import Capability
-
-        capability = Capability(capability_name)
+    def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:
             raise MissingCapability(
                 f"storage driver {type(self).__module__} does not declare {capability.value}"
@@ -188,7 +193,7 @@ class TicketStore:
         not stop the others. ``stored`` counts the accepted records,
         redeliveries included.
         """
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         result = TicketResult()
         valid: list[TicketRecord] = []
         texts: list[str] = []
@@ -217,7 +222,7 @@ class TicketStore:
         since: dt.datetime | None = None,
     ) -> list[Ticket]:
         """Tickets matching the filters, ordered by ``order_by`` (``-`` = descending)."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         _page(limit, offset)
         query = self._ticket_query(app_id, status, level, channel, since)
         return self._query_tickets(
@@ -243,7 +248,7 @@ class TicketStore:
         since: dt.datetime | None = None,
     ) -> int:
         """How many tickets match the filters (the same as :meth:`get_tickets`)."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         return self._count_tickets(self._ticket_query(app_id, status, level, channel, since))
 
     @staticmethod
@@ -268,7 +273,7 @@ class TicketStore:
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         """The ticket ``ticket_id``; :class:`TicketNotFound` when there is none."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         ticket = self._get_ticket(_ticket_id(ticket_id))
         if ticket is None:
             raise TicketNotFound(f"no ticket {ticket_id!r}")
@@ -278,7 +283,7 @@ class TicketStore:
         self, ticket_id: int, order_by: str = "-time", limit: int | None = 50, offset: int = 0
     ) -> list[Occurrence]:
         """Occurrences of a ticket, ordered; :class:`TicketNotFound` for an unknown id."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         _page(limit, offset)
         order = parse_order(order_by, OCCURRENCE_COLUMNS, "occurrence_id")
         found = self._query_occurrences(_ticket_id(ticket_id), order, limit, offset)
@@ -288,13 +293,13 @@ class TicketStore:
 
     def solve_ticket(self, ticket_id: int) -> None:
         """Mark a ticket solved until it fires again; :class:`TicketNotFound` if unknown."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         if not self._set_ticket_solved(_ticket_id(ticket_id)):
             raise TicketNotFound(f"no ticket {ticket_id!r}")
 
     def delete_ticket(self, ticket_id: int) -> None:
         """Delete a ticket and its occurrences; :class:`TicketNotFound` if unknown."""
-        self._require("tickets")
+        self._require(Capability.TICKETS)
         if not self._delete_ticket(_ticket_id(ticket_id)):
             raise TicketNotFound(f"no ticket {ticket_id!r}")
 
@@ -304,7 +309,7 @@ class TicketStore:
         Tickets keep their counts and times. Returns how many were deleted;
         a ``ttl`` of zero or less deletes nothing.
         """
-        self._require("ticket_expiry")
+        self._require(Capability.TICKET_EXPIRY)
         if ttl <= 0:
             return 0
         if max_count is not None and (isinstance(max_count, bool) or max_count < 1):
@@ -328,34 +333,34 @@ class TicketStore:
         left out when its ticket is not found). Transient failures (deadlock after retries, unreachable
         database) raise :class:`StorageUnavailable` with nothing written.
         """
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _query_tickets(self, query: TicketQuery) -> list[Ticket]:
         """Tickets matching ``query``, ordered and paged."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _count_tickets(self, query: TicketQuery) -> int:
         """Number of tickets matching ``query`` (order and page ignored)."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _get_ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket or None."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _query_occurrences(
         self, ticket_id: int, order: tuple[tuple[str, bool], ...], limit: int | None, offset: int
     ) -> list[Occurrence] | None:
         """Occurrences of the ticket, ordered and paged; None if the ticket does not exist."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _set_ticket_solved(self, ticket_id: int) -> bool:
         """Set status solved; False if the ticket does not exist."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _delete_ticket(self, ticket_id: int) -> bool:
         """Delete the ticket and its occurrences; False if it does not exist."""
-        raise MissingCapability("tickets")
+        raise MissingCapability(Capability.TICKETS.value)
 
     def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
         """Delete up to ``max_count`` oldest occurrences with time < cutoff."""
-        raise MissingCapability("ticket_expiry")
+        raise MissingCapability(Capability.TICKET_EXPIRY.value)

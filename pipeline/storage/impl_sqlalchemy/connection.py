@@ -46,7 +46,6 @@ def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
 
 
 @functools.cache
-@functools.cache
 def head_revisions() -> frozenset[str]:
     """The newest revisions of the packaged migrations (read once: they do not change)."""
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -138,7 +138,7 @@ def test_logbook_message_queue_handler_records_become_tickets(
     try:
         with handler.applicationbound():
             log = logbook.Logger("billing")
-            for attempt in range(3):
+            for _ in range(3):
                 log.error("payment failed")  # one location: one ticket, three occurrences
             try:
                 raise KeyError("missing")

@@ -35,6 +35,6 @@ def test_missing_pymongo_names_the_extra() -> None:
 
 def test_srv_urls_pick_the_mongodb_driver() -> None:
     assert storage.url_scheme("mongodb+srv://u:p@cluster.example.org/db") == "mongodb"
-    loaded = storage._load_driver_class("mongodb")
+    loaded = storage.load_driver("mongodb")
     assert loaded.__module__ == "pipeline.storage.impl_mongodb"
     assert storage.Capability.TICKET_EXPIRY in loaded.capabilities
