@@ -13,12 +13,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.convert.tickets import ticket_record
 from pipeline.exceptions import ConfigError, StorageError
 from pipeline.models import Occurrence, Ticket, TicketRecord, to_utc
-from pipeline.storage import Capability, Connection, get_connection
+from pipeline.storage import Capability, Connection, get_connection, load_driver, url_scheme
+
+if TYPE_CHECKING:
+    from pipeline.storage.impl_sqlalchemy import Connection as SQLConnection
 
 #: logbook's default prefix, used when only ``metadata`` is given.
 LOGBOOK_PREFIX = "logbook_"
@@ -67,9 +70,19 @@ class BackendBase:
         uri = self.options.pop("uri", None)
         if not isinstance(uri, str) or not uri:
             raise ConfigError(f"{type(self).__name__} needs a storage URL, got {uri!r}")
-        self.connection = get_connection(uri, require=[Capability.TICKETS])
+        self.connection = get_connection(
+            uri, require=[Capability.TICKETS], **self.driver_options(uri)
+        )
         if self.options.get("autocreate_tables", True):
-            self.connection.upgrade()
+            self.create_tables()
+
+    def driver_options(self, uri: str) -> dict[str, Any]:
+        """The keyword options of ``uri``'s storage driver that this backend's options make."""
+        return {}
+
+    def create_tables(self) -> None:
+        """Create or migrate the storage's schema (``autocreate_tables``)."""
+        self.connection.upgrade()
 
     def record_ticket(
         self, record: Any, data: dict[str, Any], hash: str | bytes, app_id: str
@@ -124,52 +137,46 @@ class SQLAlchemyBackend(BackendBase):
     consumer and the API see them). With either, they live in
     ``<table_prefix>tickets`` and ``<table_prefix>occurrences`` (prefix
     default ``logbook_``), defined on ``metadata`` (a new MetaData by
-    default) and created when ``autocreate_tables`` is true. Existing
-    logbook tables have another layout and are not migrated: use a new
-    prefix.
+    default) and created when ``autocreate_tables`` is true: the driver's
+    ``table_prefix`` and ``metadata`` options. Existing logbook tables have
+    another layout and are not migrated: use a new prefix.
     """
 
     table_prefix: str | None = None
     metadata: Any = None
 
     def setup_backend(self) -> None:
-        """Connect, then choose and create the ticket tables."""
+        """Connect, then create the ticket tables (see the class docstring)."""
         uri: Any = self.options.get("uri")
         if hasattr(uri, "url") and hasattr(uri, "connect"):  # an SQLAlchemy engine
             self.options["uri"] = uri.url.render_as_string(hide_password=False)
-        prefix = self.options.get("table_prefix")
-        metadata = self.options.get("metadata")
-        if prefix is None and metadata is None:
-            super().setup_backend()
-            self.table_prefix, self.metadata = None, None
-            return
-        autocreate = self.options.get("autocreate_tables", True)
-        self.options["autocreate_tables"] = False
         super().setup_backend()
-        self._use_prefixed_tables(
-            LOGBOOK_PREFIX if prefix is None else prefix, metadata, autocreate
-        )
+        if isinstance(self.connection, _sql()) and self.connection.table_prefix is not None:
+            self.table_prefix = self.connection.table_prefix
+            self.metadata = self.connection.ticket_tables.ticket.metadata
 
-    def _use_prefixed_tables(self, prefix: str, metadata: Any, autocreate: bool) -> None:
-        import sqlalchemy as sa
-
-        from pipeline.storage.impl_sqlalchemy.engine import translated_errors
-        from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
-        from pipeline.storage.impl_sqlalchemy.ticket_schema import create_tables, ticket_tables
-        from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
-
-        if not isinstance(self.connection, TicketStorage):
+    def driver_options(self, uri: str) -> dict[str, Any]:
+        """The driver's ``table_prefix`` and ``metadata``, when either is given."""
+        prefix, metadata = self.options.get("table_prefix"), self.options.get("metadata")
+        if prefix is None and metadata is None:
+            return {}
+        if not issubclass(load_driver(url_scheme(uri)), _sql()):
             raise ConfigError("table_prefix and metadata need an SQL storage URL")
-        self.table_prefix = prefix
-        self.metadata = sa.MetaData() if metadata is None else metadata
-        tables = ticket_tables(self.metadata, prefix)
-        self.connection.ticket_tables = tables
-        if not autocreate:
-            return
-        # Under the schema lock: other processes may be creating them right now.
-        engine = self.connection.engine
-        with translated_errors("create ticket tables"), schema_lock(engine) as conn:
-            create_tables(conn, tables)
+        return {"table_prefix": LOGBOOK_PREFIX if prefix is None else prefix, "metadata": metadata}
+
+    def create_tables(self) -> None:
+        """Create the ticket tables in use (the driver's own come with its schema)."""
+        if isinstance(self.connection, _sql()):
+            self.connection.create_ticket_tables()
+        else:
+            super().create_tables()
+
+
+def _sql() -> type[SQLConnection]:
+    """The SQLAlchemy driver's class, imported only once a backend needs it."""
+    from pipeline.storage.impl_sqlalchemy import Connection
+
+    return Connection
 
 
 class MongoDBBackend(BackendBase):

@@ -26,27 +26,26 @@ The document layouts and why they were chosen are described in
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import urllib.parse
 import weakref
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from oslo_config import cfg
 
 from pipeline.exceptions import ConfigError, MissingExtra, StorageError
-from pipeline.models import Event, Occurrence, Ticket, Trait
-from pipeline.storage.base import Capability, RecordResult, dress_url
-from pipeline.storage.base import Connection as BaseConnection
-from pipeline.storage.query import EventQuery
-from pipeline.storage.tickets import TicketGroup, TicketQuery
 
-if TYPE_CHECKING:
+try:  # before the modules below, which need it: say which extra installs it
     import pymongo
+except ImportError as err:
+    raise MissingExtra("pymongo", "mongodb") from err
 
-    from pipeline.storage.impl_mongodb.events import EventCollection
-    from pipeline.storage.impl_mongodb.tickets import TicketCollections
+from pipeline.storage import base
+from pipeline.storage.base import dress_url
+from pipeline.storage.capabilities import Capability
+from pipeline.storage.impl_mongodb import errors
+from pipeline.storage.impl_mongodb.events import MongoEvents
+from pipeline.storage.impl_mongodb.tickets import MongoTickets
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DATABASE = "pipeline"
@@ -64,7 +63,7 @@ def _has_option(url: str, name: str) -> bool:
     return any(key.lower() == name.lower() for key in urllib.parse.parse_qs(query))
 
 
-class Connection(BaseConnection):
+class Connection(MongoEvents, MongoTickets, base.Connection):
     """Events and tickets in a MongoDB database (see the module docstring)."""
 
     capabilities = frozenset(
@@ -73,15 +72,7 @@ class Connection(BaseConnection):
 
     def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
         super().__init__(url, conf)
-        try:
-            import pymongo
-        except ImportError:
-            raise MissingExtra("pymongo", "mongodb") from None
-        # Imported here, once pymongo is known to be present, so that loading
-        # the entry point never fails with a bare ImportError.
-        from pipeline.storage.impl_mongodb import errors, events, tickets
-
-        self._client = self._make_client(pymongo, url)
+        self._client = self._make_client(url)
         # The connection owns its client: closed by close() or, at the
         # latest, when the connection is garbage collected.
         self._close_client = weakref.finalize(self, self._client.close)
@@ -96,11 +87,11 @@ class Connection(BaseConnection):
             raise
         # Replica sets and sharded clusters have multi-document transactions.
         transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
-        self._events: EventCollection = events.EventCollection(self._db[events.COLLECTION])
-        self._tickets: TicketCollections = tickets.TicketCollections(self._db, transactions)
+        self._open_events(self._db)
+        self._open_tickets(self._db, transactions)
 
     @staticmethod
-    def _make_client(pymongo: Any, url: str) -> pymongo.MongoClient[Any]:
+    def _make_client(url: str) -> pymongo.MongoClient[Any]:
         options: dict[str, Any] = {"tz_aware": True, "connect": False}
         if not _has_option(url, "serverSelectionTimeoutMS"):
             options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_MS
@@ -109,63 +100,12 @@ class Connection(BaseConnection):
         except (pymongo.errors.ConfigurationError, ValueError) as err:
             raise ConfigError(f"invalid MongoDB URL {dress_url(url)!r}: {err}") from err
 
-    # -- events ------------------------------------------------------------
-
-    def _write_events(self, events: Sequence[Event]) -> RecordResult:
-        return self._events.write(events)
-
-    def _event_generated(self, message_id: str) -> dt.datetime | None:
-        return self._events.generated(message_id)
-
-    def _query_events(self, query: EventQuery) -> list[Event]:
-        return self._events.query(query)
-
-    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
-        return self._events.delete_before(cutoff, max_count)
-
-    def get_event_types(self) -> list[str]:
-        return self._events.event_types()
-
-    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
-        return self._events.trait_types(event_type)
-
-    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
-        return self._events.traits(event_type, trait_type)
-
-    # -- tickets -------------------------------------------------------------
-
-    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
-        return self._tickets.write(groups)
-
-    def _query_tickets(self, query: TicketQuery) -> list[Ticket]:
-        return self._tickets.query(query)
-
-    def _count_tickets(self, query: TicketQuery) -> int:
-        return self._tickets.count(query)
-
-    def _get_ticket(self, ticket_id: int) -> Ticket | None:
-        return self._tickets.get(ticket_id)
-
-    def _query_occurrences(
-        self, ticket_id: int, order: tuple[tuple[str, bool], ...], limit: int | None, offset: int
-    ) -> list[Occurrence] | None:
-        return self._tickets.occurrences(ticket_id, order, limit, offset)
-
-    def _set_ticket_solved(self, ticket_id: int) -> bool:
-        return self._tickets.solve(ticket_id)
-
-    def _delete_ticket(self, ticket_id: int) -> bool:
-        return self._tickets.delete(ticket_id)
-
-    def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
-        return self._tickets.delete_occurrences_before(cutoff, max_count)
-
     # -- whole store ---------------------------------------------------------
 
     def clear(self) -> None:
         """Delete every event and ticket; collections and indexes stay."""
-        self._events.clear()
-        self._tickets.clear()
+        self._clear_events()
+        self._clear_tickets()
 
     def upgrade(self) -> None:
         """Create the collections' indexes and the id counter (see ``mongodb_ttl_index``).
@@ -177,8 +117,8 @@ class Connection(BaseConnection):
         """
         for attempt in range(1, UPGRADE_ATTEMPTS + 1):
             try:
-                self._events.create_indexes(self._ttl_seconds())
-                self._tickets.create_indexes()
+                self._create_event_indexes(self._ttl_seconds())
+                self._create_ticket_indexes()
                 break
             except StorageError as err:
                 code = getattr(err.__cause__, "code", None)

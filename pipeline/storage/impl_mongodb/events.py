@@ -45,6 +45,7 @@ import bson
 import pymongo
 from bson.raw_bson import RawBSONDocument
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from pipeline.exceptions import InvalidQuery, StorageUnavailable
@@ -209,13 +210,14 @@ def query_filter(query: EventQuery) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-class EventCollection:
-    """The event half of the MongoDB driver, over one collection."""
+class MongoEvents:
+    """The event primitives of the MongoDB driver, over one collection (see the module)."""
 
-    def __init__(self, collection: Collection[Any]) -> None:
-        self._collection = collection
+    def _open_events(self, database: Database[Any]) -> None:
+        """Use ``database``'s ``events`` collection (the driver's constructor calls this)."""
+        self._event_collection: Collection[Any] = database[COLLECTION]
 
-    def write(self, events: Sequence[Event]) -> RecordResult:
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
         """Insert ``events`` with one unordered bulk insert."""
         result = RecordResult()
         documents: list[RawBSONDocument] = []
@@ -229,7 +231,7 @@ class EventCollection:
             ids.append(event.message_id)
         if not documents:
             return result
-        rejected = self._insert(documents)
+        rejected = self._insert_events(documents)
         for index, message_id in enumerate(ids):
             error = rejected.get(index)
             if error is None:
@@ -240,11 +242,11 @@ class EventCollection:
                 result.failed[message_id] = str(error.get("errmsg", error))
         return result
 
-    def _insert(self, documents: list[RawBSONDocument]) -> dict[int, Mapping[str, Any]]:
+    def _insert_events(self, documents: list[RawBSONDocument]) -> dict[int, Mapping[str, Any]]:
         """Insert unordered; the write errors by document index."""
         with translated("recording events"):
             try:
-                self._collection.insert_many(documents, ordered=False)
+                self._event_collection.insert_many(documents, ordered=False)
             except BulkWriteError as err:
                 if err.details.get("writeConcernErrors"):
                     # Written, maybe not durably: let the caller retry the
@@ -255,41 +257,41 @@ class EventCollection:
                 return {error["index"]: error for error in err.details.get("writeErrors", ())}
         return {}
 
-    def generated(self, message_id: str) -> dt.datetime | None:
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
         """``generated`` of the stored event ``message_id``, or None."""
         with translated("reading an event", InvalidQuery):
-            document = self._collection.find_one({"_id": message_id}, {"generated_us": 1})
+            document = self._event_collection.find_one({"_id": message_id}, {"generated_us": 1})
         return None if document is None else from_micros(document["generated_us"])
 
-    def query(self, query: EventQuery) -> list[Event]:
+    def _query_events(self, query: EventQuery) -> list[Event]:
         """Events matching ``query``, in its order, at most ``query.limit``."""
         order = [(_FIELDS[key], _DIRECTIONS[direction]) for key, direction in query.sort]
         with translated("querying events", InvalidQuery):
-            cursor = self._collection.find(query_filter(query), {"generated": 0}).sort(order)
+            cursor = self._event_collection.find(query_filter(query), {"generated": 0}).sort(order)
             if query.limit is not None:
                 cursor = cursor.limit(query.limit)
             return [_event(document) for document in cursor]
 
-    def delete_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
         """Delete up to ``max_count`` oldest events generated before ``cutoff``."""
         expired = {"generated_us": {"$lt": to_micros(cutoff)}}
         with translated("deleting expired events"):
             if max_count is None:
-                return int(self._collection.delete_many(expired).deleted_count)
-            oldest = self._collection.find(expired, {"_id": 1}).sort(
+                return int(self._event_collection.delete_many(expired).deleted_count)
+            oldest = self._event_collection.find(expired, {"_id": 1}).sort(
                 [("generated_us", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
             )
             ids = [document["_id"] for document in oldest.limit(max_count)]
             if not ids:
                 return 0
-            return int(self._collection.delete_many({"_id": {"$in": ids}}).deleted_count)
+            return int(self._event_collection.delete_many({"_id": {"$in": ids}}).deleted_count)
 
-    def event_types(self) -> list[str]:
+    def get_event_types(self) -> list[str]:
         """Every event type that has an event, sorted."""
         with translated("listing event types"):
-            return sorted(self._collection.distinct("event_type"))
+            return sorted(self._event_collection.distinct("event_type"))
 
-    def trait_types(self, event_type: str) -> list[dict[str, Any]]:
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
         """``{'name', 'data_type'}`` of every trait of ``event_type``, sorted."""
         pipeline: list[dict[str, Any]] = [
             {"$match": {"event_type": event_type}},
@@ -299,18 +301,18 @@ class EventCollection:
         with translated("listing trait types", InvalidQuery):
             found = {
                 (row["_id"]["name"], row["_id"]["dtype"])
-                for row in self._collection.aggregate(pipeline)
+                for row in self._event_collection.aggregate(pipeline)
             }
         return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
 
-    def traits(self, event_type: str, trait_type: str | None) -> list[Trait]:
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
         """Traits of ``event_type`` events (only ``trait_type``), oldest event first."""
         condition: dict[str, Any] = {"event_type": event_type}
         if trait_type is not None:
             condition["traits.name"] = trait_type
         order = [("generated_us", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
         with translated("listing traits", InvalidQuery):
-            documents = list(self._collection.find(condition, {"traits": 1}).sort(order))
+            documents = list(self._event_collection.find(condition, {"traits": 1}).sort(order))
         return [
             _trait(item)
             for document in documents
@@ -318,28 +320,28 @@ class EventCollection:
             if trait_type is None or item["name"] == trait_type
         ]
 
-    def clear(self) -> None:
+    def _clear_events(self) -> None:
         """Delete every event (the collection and its indexes stay)."""
         with translated("clearing events"):
-            self._collection.delete_many({})
+            self._event_collection.delete_many({})
 
-    def create_indexes(self, ttl_seconds: int | None) -> None:
+    def _create_event_indexes(self, ttl_seconds: int | None) -> None:
         """Create the query indexes; keep the TTL index iff ``ttl_seconds``."""
         with translated("creating event indexes"):
             for name, keys in _INDEXES.items():
-                self._collection.create_index(keys, name=name)
+                self._event_collection.create_index(keys, name=name)
             self._sync_ttl_index(ttl_seconds)
 
     def _sync_ttl_index(self, ttl_seconds: int | None) -> None:
-        existing = self._collection.index_information().get(TTL_INDEX)
+        existing = self._event_collection.index_information().get(TTL_INDEX)
         if ttl_seconds is None:
             if existing is not None:
-                self._collection.drop_index(TTL_INDEX)
+                self._event_collection.drop_index(TTL_INDEX)
         elif existing is None:
-            self._collection.create_index(
+            self._event_collection.create_index(
                 [("generated", pymongo.ASCENDING)], name=TTL_INDEX, expireAfterSeconds=ttl_seconds
             )
         elif existing.get("expireAfterSeconds") != ttl_seconds:
-            self._collection.database.command(
+            self._event_collection.database.command(
                 "collMod", COLLECTION, index={"name": TTL_INDEX, "expireAfterSeconds": ttl_seconds}
             )

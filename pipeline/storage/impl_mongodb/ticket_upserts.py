@@ -8,10 +8,11 @@ one unordered ``insert_many`` of the occurrences, each carrying its ticket's
 id (an existing one or a reserved one) and its ``occurrence_key`` under a
 unique index, where a duplicate key marks a redelivered record and is not
 counted; then one unordered bulk of ``update_one(upsert=True)`` per ticket
-that got new occurrences (``$inc`` the count by them, ``$min``/``$max`` their
-times, ``$setOnInsert`` the id and description) plus one conditional
-``update_many`` per application turning its solved tickets among them into
-``regressed``. The unique index on ``(app_id, record_hash)`` keeps
+that got new occurrences, its operators generated from
+:mod:`pipeline.storage.ticket_rules` (``$inc`` the count by them,
+``$min``/``$max`` their times, ``$set`` ``solved`` false, ``$setOnInsert``
+the id and description) plus one conditional ``update_many`` per
+application turning its solved tickets among them into ``regressed``. The unique index on ``(app_id, record_hash)`` keeps
 concurrent writers to one ticket per key: an upsert that loses the insert
 race either matches the winner's document (the server retries it) or fails
 with a duplicate-key error, and is then retried by this module — never
@@ -52,9 +53,10 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from pipeline.exceptions import StorageError, StorageUnavailable
-from pipeline.models import TicketRecord, TicketStatus
+from pipeline.models import TicketRecord
 from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
 from pipeline.storage.impl_mongodb.events import to_micros
+from pipeline.storage.ticket_rules import BUMPS, Op, new_ticket, plain
 from pipeline.storage.tickets import TicketGroup, given_keys, new_only
 
 LOG = logging.getLogger(__name__)
@@ -96,43 +98,54 @@ def _occurrence_document(
         return RawBSONDocument(bson.encode(document))
 
 
+#: Ticket columns kept twice (see :mod:`.tickets`): a date, and exact microseconds.
+_MICROS_FIELDS = {"first_occurrence_time": "first_us", "last_occurrence_time": "last_us"}
+#: The update operator of each :class:`Op` but MAP (see :func:`_remaps`).
+_OPERATORS = {Op.ADD: "$inc", Op.LEAST: "$min", Op.GREATEST: "$max", Op.SET: "$set"}
+#: Columns the upsert's filter names: the server copies them into a new document.
+_FILTER_COLUMNS = ("app_id", "record_hash")
+
+
+def _fields(column: str, value: Any) -> dict[str, Any]:
+    """The document fields holding ``value`` of the ticket ``column``."""
+    value = plain(value)
+    micros = _MICROS_FIELDS.get(column)
+    return {column: value} if micros is None else {micros: to_micros(value), column: value}
+
+
 def _upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
-    return UpdateOne(
-        {"app_id": group.app_id, "record_hash": group.record_hash},
-        {
-            "$inc": {"occurrence_count": group.count},
-            "$min": {
-                "first_us": to_micros(group.first_time),
-                "first_occurrence_time": group.first_time,
-            },
-            "$max": {
-                "last_us": to_micros(group.last_time),
-                "last_occurrence_time": group.last_time,
-            },
-            "$setOnInsert": {
-                "_id": ticket_id,
-                "level": group.level,
-                "channel": group.channel,
-                "location": group.location,
-                "module": group.module,
-                "solved": False,
-                "status": TicketStatus.OPEN.value,
-            },
-        },
-        upsert=True,
-    )
+    """The group's ticket created with ``ticket_id``, or bumped (:mod:`.ticket_rules`).
+
+    A column without a bump, or with a MAP (applied by :func:`_remaps`), is
+    set on insert only; the other bumps' operators set a new document's
+    fields to the group's values as well.
+    """
+    bumps = {bump.column: bump for bump in BUMPS}
+    update: dict[str, dict[str, Any]] = {"$setOnInsert": {"_id": ticket_id}}
+    for column, value in new_ticket(group).items():
+        bump = bumps.get(column)
+        if column in _FILTER_COLUMNS:
+            continue
+        operator = "$setOnInsert" if bump is None else _OPERATORS.get(bump.op, "$setOnInsert")
+        update.setdefault(operator, {}).update(_fields(column, value))
+    key = {"app_id": group.app_id, "record_hash": group.record_hash}
+    return UpdateOne(key, update, upsert=True)
 
 
-def _reopen(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
-    """Per application: its solved tickets among ``groups`` become regressed."""
+def _remaps(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
+    """The MAP bumps: per application and mapped value, its tickets among ``groups``
+    holding that value get its image (a solved ticket becomes regressed)."""
     hashes: dict[str, list[str]] = {}
     for group in groups:
         hashes.setdefault(group.app_id, []).append(group.record_hash)
     return [
         UpdateMany(
-            {"app_id": app_id, "record_hash": {"$in": found}, "status": TicketStatus.SOLVED.value},
-            {"$set": {"status": TicketStatus.REGRESSED.value, "solved": False}},
+            {"app_id": app_id, "record_hash": {"$in": found}, **_fields(bump.column, stored)},
+            {"$set": _fields(bump.column, image)},
         )
+        for bump in BUMPS
+        if bump.op is Op.MAP
+        for stored, image in bump.mapping
         for app_id, found in hashes.items()
     ]
 
@@ -327,7 +340,7 @@ class TicketUpserts:
         keys, a freshly reserved one for the others.
         """
         operations: list[Any] = [_upsert(group, assigned[_key(group)]) for group in groups]
-        operations += _reopen(groups)
+        operations += _remaps(groups)
         try:
             result = self._tickets.bulk_write(operations, ordered=False, session=session)
             upserted = result.upserted_ids or {}

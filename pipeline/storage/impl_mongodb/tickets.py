@@ -109,24 +109,21 @@ def _ticket_filter(query: TicketQuery) -> dict[str, Any]:
     return found
 
 
-class TicketCollections:
-    """The ticket half of the MongoDB driver (see the module docstring)."""
+class MongoTickets:
+    """The ticket primitives of the MongoDB driver (see the module docstring)."""
 
-    def __init__(self, database: Database[Any], transactions: bool) -> None:
+    def _open_tickets(self, database: Database[Any], transactions: bool) -> None:
+        """Use ``database``'s collections; ``transactions``: whether the server has
+        multi-document transactions (the driver's constructor calls this)."""
         self._tickets = database["tickets"]
         self._occurrences = database["occurrences"]
         self._counters = database["counters"]
         self._upserts = TicketUpserts(database, transactions)
 
-    def write(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
-        """Store the groups (see :mod:`.ticket_upserts`); their ticket ids."""
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
         return self._upserts.write(groups)
 
-    # -- writing -------------------------------------------------------------
-
-    # -- reading -------------------------------------------------------------
-
-    def query(self, query: TicketQuery) -> list[Ticket]:
+    def _query_tickets(self, query: TicketQuery) -> list[Ticket]:
         """Tickets matching ``query``, ordered and paged."""
         if query.limit == 0:
             return []  # MongoDB reads limit 0 as "no limit"
@@ -137,18 +134,18 @@ class TicketCollections:
                 cursor = cursor.limit(query.limit)
             return [_ticket(document) for document in cursor]
 
-    def count(self, query: TicketQuery) -> int:
+    def _count_tickets(self, query: TicketQuery) -> int:
         """How many tickets match ``query``."""
         with translated("counting tickets", InvalidQuery):
             return int(self._tickets.count_documents(_ticket_filter(query)))
 
-    def get(self, ticket_id: int) -> Ticket | None:
+    def _get_ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket ``ticket_id`` or None."""
         with translated("reading a ticket"):
             document = self._tickets.find_one({"_id": ticket_id})
         return None if document is None else _ticket(document)
 
-    def occurrences(
+    def _query_occurrences(
         self, ticket_id: int, order: tuple[tuple[str, bool], ...], limit: int | None, offset: int
     ) -> list[Occurrence] | None:
         """Occurrences of a ticket, ordered and paged; None for an unknown ticket."""
@@ -165,13 +162,13 @@ class TicketCollections:
 
     # -- changing and deleting ---------------------------------------------------
 
-    def solve(self, ticket_id: int) -> bool:
+    def _set_ticket_solved(self, ticket_id: int) -> bool:
         """Mark the ticket solved; False when it does not exist."""
         update = {"$set": {"solved": True, "status": TicketStatus.SOLVED.value}}
         with translated("solving a ticket"):
             return bool(self._tickets.update_one({"_id": ticket_id}, update).matched_count)
 
-    def delete(self, ticket_id: int) -> bool:
+    def _delete_ticket(self, ticket_id: int) -> bool:
         """Delete the ticket, then its occurrences; False when it does not exist."""
         with translated("deleting a ticket"):
             if not self._tickets.delete_one({"_id": ticket_id}).deleted_count:
@@ -179,7 +176,7 @@ class TicketCollections:
             self._occurrences.delete_many({"ticket_id": ticket_id})
         return True
 
-    def delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+    def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
         """Delete up to ``max_count`` oldest occurrences older than ``cutoff``."""
         expired = {"time_us": {"$lt": to_micros(cutoff)}}
         with translated("deleting expired occurrences"):
@@ -193,13 +190,13 @@ class TicketCollections:
                 return 0
             return int(self._occurrences.delete_many({"_id": {"$in": found}}).deleted_count)
 
-    def clear(self) -> None:
+    def _clear_tickets(self) -> None:
         """Delete every ticket and occurrence; ids keep counting up."""
         with translated("clearing tickets"):
             self._tickets.delete_many({})
             self._occurrences.delete_many({})
 
-    def create_indexes(self) -> None:
+    def _create_ticket_indexes(self) -> None:
         """The unique ticket and occurrence keys, the query indexes and the id counter
         (idempotent)."""
         with translated("creating ticket indexes"):

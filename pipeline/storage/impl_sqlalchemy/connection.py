@@ -1,13 +1,10 @@
-"""The SQLAlchemy driver's :class:`Connection` (see the package docstring)."""
+"""The SQLAlchemy driver's :class:`Connection`: connecting, options, schema (see the package)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -15,20 +12,16 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from oslo_config import cfg
-from sqlalchemy import exc
 
 from pipeline.exceptions import ConfigError
-from pipeline.models import Event, Trait
-from pipeline.storage.base import Capability, RecordResult, SchemaState
-from pipeline.storage.base import Connection as BaseConnection
+from pipeline.storage import base
+from pipeline.storage.capabilities import Capability
 from pipeline.storage.impl_sqlalchemy import engine as engines
-from pipeline.storage.impl_sqlalchemy import events as reads
-from pipeline.storage.impl_sqlalchemy import writer
-from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event, metadata
-from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
+from pipeline.storage.impl_sqlalchemy import schema
+from pipeline.storage.impl_sqlalchemy.events import SQLEvents
 from pipeline.storage.impl_sqlalchemy.schema_lock import schema_lock
-from pipeline.storage.impl_sqlalchemy.tickets import TicketStorage
-from pipeline.storage.query import EventQuery
+from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES, create_tables
+from pipeline.storage.impl_sqlalchemy.tickets import SQLTickets
 
 LOG = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -51,180 +44,27 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-class _TooLarge(Exception):
-    """The server refused the statement of event ``message_id`` as too large."""
+class Connection(SQLEvents, SQLTickets, base.Connection):
+    """SQL storage on SQLite, PostgreSQL or MySQL/MariaDB (see the package docstring).
 
-    def __init__(self, message_id: str) -> None:
-        super().__init__(message_id)
-        self.message_id = message_id
-        self.reason = (
-            "the server refused the event's statement as larger than its "
-            "max_allowed_packet (MySQL error 1153)"
-        )
-
-
-class EventStorage:
-    """Event half of the driver; mixed into :class:`Connection`.
-
-    Needs ``self.engine``; every public method translates database errors.
+    ``table_prefix`` keeps the tickets in ``<table_prefix>tickets`` and
+    ``<table_prefix>occurrences``, defined on ``metadata`` (a new MetaData
+    when None), instead of the driver's own tables; alembic does not manage
+    those: :meth:`create_ticket_tables` creates them.
     """
-
-    engine: sa.Engine
-
-    def _writing(self) -> sa.Connection:
-        return self.engine.connect().execution_options(**{engines.WRITE_OPTION: True})
-
-    def _write_events(self, events: Sequence[Event]) -> RecordResult:
-        with engines.translated_errors("record events"):
-            try:
-                with self._writing() as conn, conn.begin():
-                    return writer.write_batch(conn, events)
-            except exc.DBAPIError as err:
-                if not engines.is_row_error(err):
-                    raise
-                LOG.info("batch of %d failed (%s); retrying event by event", len(events), err.orig)
-            return self._write_one_by_one(events)
-
-    def _write_one_by_one(self, events: Sequence[Event]) -> RecordResult:
-        """Each event in its own SAVEPOINT, so a bad one is reported, not fatal.
-
-        An event whose statement was too large for the server (MySQL error
-        1153) costs the connection and with it the transaction: it is
-        refused, and the others are written again without it.
-        """
-        refused: dict[str, str] = {}
-        while True:
-            try:
-                result = self._savepoint_each([e for e in events if e.message_id not in refused])
-            except _TooLarge as too_large:
-                refused[too_large.message_id] = too_large.reason
-                continue
-            result.failed.update(refused)
-            return result
-
-    def _savepoint_each(self, events: Sequence[Event]) -> RecordResult:
-        result = RecordResult()
-        with self._writing() as conn, conn.begin():
-            for item in events:
-                savepoint = conn.begin_nested()
-                try:
-                    result.merge(writer.write_batch(conn, [item]))
-                    savepoint.commit()
-                except exc.DBAPIError as err:
-                    if engines.is_packet_too_large(err):  # the connection is gone
-                        raise _TooLarge(item.message_id) from err
-                    savepoint.rollback()
-                    if not engines.is_row_error(err):
-                        raise
-                    result.failed[item.message_id] = str(err.orig).strip().splitlines()[0]
-        return result
-
-    def _event_generated(self, message_id: str) -> dt.datetime | None:
-        query = sa.select(event.c.generated).where(event.c.message_id == message_id)
-        with engines.translated_errors("find marker"), self.engine.connect() as conn:
-            generated: dt.datetime | None = conn.execute(query).scalar()
-        return generated
-
-    def _query_events(self, query: EventQuery) -> list[Event]:
-        with engines.translated_errors("query events"), self.engine.connect() as conn:
-            return reads.fetch_events(conn, query)
-
-    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
-        """Oldest first, in transactions of at most one chunk of ids each."""
-        deleted = 0
-        remaining = max_count
-        with engines.translated_errors("expire events"), self._writing() as conn:
-            while remaining is None or remaining > 0:
-                size = reads.CHUNK if remaining is None else min(remaining, reads.CHUNK)
-                with conn.begin():
-                    count = self._delete_chunk(conn, cutoff, size)
-                deleted += count
-                if remaining is not None:
-                    remaining -= count
-                if count < size:
-                    break
-            with conn.begin():
-                unused = ~sa.exists().where(event.c.event_type_id == type_table.c.id)
-                conn.execute(sa.delete(type_table).where(unused))
-        return deleted
-
-    @staticmethod
-    def _delete_chunk(conn: sa.Connection, cutoff: dt.datetime, size: int) -> int:
-        # MySQL cannot LIMIT a subquery of DELETE ... IN, so select ids first.
-        query = (
-            sa.select(event.c.id)
-            .where(event.c.generated < cutoff)
-            .order_by(event.c.generated, event.c.id)
-            .limit(size)
-        )
-        ids = list(conn.execute(query).scalars())
-        if not ids:
-            return 0
-        for table in TRAIT_TABLES.values():  # no foreign key cascades (see schema.py)
-            conn.execute(sa.delete(table).where(table.c.event_id.in_(ids)))
-        return int(conn.execute(sa.delete(event).where(event.c.id.in_(ids))).rowcount)
-
-    def get_event_types(self) -> list[str]:
-        """Event types that have events, sorted by code point."""
-        query = sa.select(type_table.c.desc).where(
-            sa.exists().where(event.c.event_type_id == type_table.c.id)
-        )
-        with engines.translated_errors("list event types"), self.engine.connect() as conn:
-            return sorted(conn.execute(query).scalars())
-
-    def _traits_of_type(self, event_type_name: str, trait_name: str | None) -> list[Any]:
-        """(generated, message_id, name, dtype, value) rows, in that order."""
-        selects = []
-        for dtype, table in TRAIT_TABLES.items():
-            query = (
-                sa.select(table.c.key, table.c.value, event.c.generated, event.c.message_id)
-                .join_from(table, event, table.c.event_id == event.c.id)
-                .join(type_table, event.c.event_type_id == type_table.c.id)
-                .where(type_table.c.desc == event_type_name)
-            )
-            if trait_name is not None:
-                query = query.where(table.c.key == trait_name)
-            selects.append((dtype, query))
-        rows: list[Any] = []
-        with engines.translated_errors("list traits"), self.engine.connect() as conn:
-            for dtype, query in selects:
-                rows.extend(
-                    (generated, message_id, key, dtype, value)
-                    for key, value, generated, message_id in conn.execute(query)
-                )
-        rows.sort(key=lambda row: row[:3])
-        return rows
-
-    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
-        """``{'name', 'data_type'}`` of the traits of ``event_type``, sorted."""
-        found: set[tuple[str, int]] = set()
-        with engines.translated_errors("list trait types"), self.engine.connect() as conn:
-            for dtype, table in TRAIT_TABLES.items():
-                query = (
-                    sa.select(table.c.key)
-                    .distinct()
-                    .join_from(table, event, table.c.event_id == event.c.id)
-                    .join(type_table, event.c.event_type_id == type_table.c.id)
-                    .where(type_table.c.desc == event_type)
-                )
-                found.update((key, dtype) for key in conn.execute(query).scalars())
-        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
-
-    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
-        """Traits of ``event_type`` events, by event (oldest first) then name."""
-        return [
-            Trait(name, dtype, value)
-            for _, _, name, dtype, value in self._traits_of_type(event_type, trait_type)
-        ]
-
-
-class Connection(EventStorage, TicketStorage, BaseConnection):
-    """SQL storage on SQLite, PostgreSQL or MySQL/MariaDB (see the package docstring)."""
 
     capabilities = frozenset(Capability)
 
-    def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        conf: cfg.ConfigOpts | None = None,
+        *,
+        table_prefix: str | None = None,
+        metadata: sa.MetaData | None = None,
+    ) -> None:
         super().__init__(url, conf)
+        self._open_tickets(table_prefix, metadata)
         self.engine = engines.create_engine(url)
         if self.engine.dialect.name not in SUPPORTED_DIALECTS:
             dialect = self.engine.dialect.name
@@ -233,6 +73,23 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
         # Connect now so an unreachable server fails at start-up (and is retried).
         with engines.translated_errors(f"connect to {self.dress_url(url)}"):
             self.engine.connect().close()
+
+    def create_ticket_tables(self) -> None:
+        """Create the ticket tables where missing (idempotent, safe when run concurrently).
+
+        Under a ``table_prefix``: the prefixed pair, an occurrence table made
+        before occurrence keys existed given its key column. Without one, the
+        driver's own tables come with the schema: this is :meth:`upgrade`.
+        """
+        if self.table_prefix is None:
+            self.upgrade()
+            return
+        # Under the schema lock: other processes may be creating them right now.
+        with (
+            engines.translated_errors("create ticket tables"),
+            schema_lock(self.engine) as conn,
+        ):
+            create_tables(conn, self.ticket_tables)
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest migration (idempotent).
@@ -253,7 +110,7 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
             current = MigrationContext.configure(conn).get_current_heads()
         return frozenset(current) == head_revisions()
 
-    def schema_state(self) -> SchemaState:
+    def schema_state(self) -> base.SchemaState:
         """The database's alembic revision and the newest packaged migration."""
         expected = ",".join(sorted(head_revisions()))
         # Read directly: alembic's MigrationContext logs two INFO lines each
@@ -262,12 +119,18 @@ class Connection(EventStorage, TicketStorage, BaseConnection):
             current = None
             if sa.inspect(conn).has_table(VERSION_TABLE):
                 current = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-        return SchemaState(current, expected)
+        return base.SchemaState(current, expected)
 
     def clear(self) -> None:
-        """Delete every row of every table (the schema stays)."""
-        with engines.translated_errors("clear"), self._writing() as conn, conn.begin():
-            for table in reversed(metadata.sorted_tables):
+        """Delete every row of the event tables and of the ticket tables in use.
+
+        The schema stays.
+        """
+        own_tickets = {table.name for table in TICKET_TABLES}
+        event_tables = [t for t in schema.metadata.sorted_tables if t.name not in own_tickets]
+        tables = [*self.ticket_tables, *event_tables]
+        with engines.translated_errors("clear"), engines.writing(self.engine) as conn, conn.begin():
+            for table in reversed(tables):
                 conn.execute(sa.delete(table))
 
     def close(self) -> None:

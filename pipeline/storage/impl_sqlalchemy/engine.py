@@ -82,6 +82,11 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def writing(engine: sa.Engine) -> sa.Connection:
+    """A connection of ``engine`` for a write transaction (SQLite: ``BEGIN IMMEDIATE``)."""
+    return engine.connect().execution_options(**{WRITE_OPTION: True})
+
+
 def _packet_too_large_hangs_up(context: sa.engine.ExceptionContext) -> None:
     """Tell SQLAlchemy that a statement over max_allowed_packet lost the connection.
 

@@ -1,143 +1,194 @@
-"""Reading events: :class:`EventQuery` translated to SQL, traits loaded per page.
+"""The event primitives of the SQLAlchemy driver: writing, expiring, listing types and traits.
 
-Trait conditions become ``EXISTS`` subqueries on the trait table of their
-type, with the operator taken from the one table in
-:mod:`pipeline.storage.query` (its functions build SQL expressions when
-given columns). Keyset pagination is the ``OR`` of prefix-equal comparisons,
-which handles mixed sort directions. The traits of a page are then loaded
-with one query per trait table, not one per event.
+A batch is one transaction of :func:`.writer.write_batch`; when the
+database rejects one event of it, the batch is retried event by event in
+SAVEPOINTs so only that event fails (an event too large for MySQL's
+``max_allowed_packet`` costs the connection, and is refused alone).
+Queries are translated by :mod:`.event_reads`; expiry deletes oldest first,
+in transactions of one chunk of ids each.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+import datetime as dt
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 
 from pipeline.models import Event, Trait
-from pipeline.storage.impl_sqlalchemy.schema import (
-    TEXT_INDEX_PREFIX,
-    TRAIT_TABLES,
-    event,
-    event_type,
-    trait_text,
-)
-from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition
+from pipeline.storage.base import RecordResult
+from pipeline.storage.impl_sqlalchemy import engine as engines
+from pipeline.storage.impl_sqlalchemy import event_reads as reads
+from pipeline.storage.impl_sqlalchemy import writer
+from pipeline.storage.impl_sqlalchemy.schema import TRAIT_TABLES, event
+from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
+from pipeline.storage.query import EventQuery
 
-#: Ids per ``IN (...)`` when loading traits (well under every bind limit).
-CHUNK = 1000
-SORT_COLUMNS = {"generated": event.c.generated, "message_id": event.c.message_id}
+LOG = logging.getLogger(__name__)
 
 
-def _trait_exists(condition: TraitCondition, dialect: str) -> sa.ColumnElement[bool]:
-    table = TRAIT_TABLES[condition.dtype]
-    clauses: list[Any] = [
-        table.c.event_id == event.c.id,
-        table.c.key == condition.name,
-        OPERATORS[condition.op](table.c.value, condition.value),
-    ]
-    if dialect == "postgresql" and table is trait_text and condition.op == "eq":
-        # Lets PostgreSQL use its prefix index; implied by the equality.
-        prefix = sa.func.substr(table.c.value, 1, TEXT_INDEX_PREFIX)
-        clauses.append(prefix == condition.value[:TEXT_INDEX_PREFIX])
-    return sa.exists().where(*clauses)
+class _TooLarge(Exception):
+    """The server refused the statement of event ``message_id`` as too large."""
 
-
-def _admin_proj(project: str) -> sa.ColumnElement[bool]:
-    """No ``project_id`` trait of any type, or a text one equal to ``project``."""
-    has_none = sa.and_(
-        *(
-            ~sa.exists().where(table.c.event_id == event.c.id, table.c.key == "project_id")
-            for table in TRAIT_TABLES.values()
+    def __init__(self, message_id: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.reason = (
+            "the server refused the event's statement as larger than its "
+            "max_allowed_packet (MySQL error 1153)"
         )
-    )
-    matches = sa.exists().where(
-        trait_text.c.event_id == event.c.id,
-        trait_text.c.key == "project_id",
-        trait_text.c.value == project,
-    )
-    return sa.or_(has_none, matches)
 
 
-def _after(query: EventQuery) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``query.after`` in ``query.sort`` order."""
-    assert query.after is not None
-    columns = [SORT_COLUMNS[key] for key, _ in query.sort]
-    alternatives = []
-    for i, (_, direction) in enumerate(query.sort):
-        column, value = columns[i], query.after[i]
-        beyond = column > value if direction == "asc" else column < value
-        alternatives.append(sa.and_(*(columns[j] == query.after[j] for j in range(i)), beyond))
-    return sa.or_(*alternatives)
+class SQLEvents:
+    """The event primitives of the SQLAlchemy driver (see the module docstring).
 
+    Needs ``self.engine``; every primitive translates database errors.
+    """
 
-def conditions(query: EventQuery, dialect: str) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses of ``query`` (event joined to event_type)."""
-    where: list[sa.ColumnElement[bool]] = []
-    if query.event_type is not None:
-        where.append(event_type.c.desc == query.event_type)
-    if query.message_id is not None:
-        where.append(event.c.message_id == query.message_id)
-    if query.start is not None:
-        where.append(event.c.generated >= query.start)
-    if query.end is not None:
-        where.append(event.c.generated <= query.end)
-    where.extend(_trait_exists(condition, dialect) for condition in query.traits)
-    if query.admin_proj is not None:
-        where.append(_admin_proj(query.admin_proj))
-    if query.after is not None:
-        where.append(_after(query))
-    return where
+    engine: sa.Engine
 
+    def _write_events(self, events: Sequence[Event]) -> RecordResult:
+        with engines.translated_errors("record events"):
+            try:
+                with engines.writing(self.engine) as conn, conn.begin():
+                    return writer.write_batch(conn, events)
+            except exc.DBAPIError as err:
+                if not engines.is_row_error(err):
+                    raise
+                LOG.info("batch of %d failed (%s); retrying event by event", len(events), err.orig)
+            return self._write_one_by_one(events)
 
-def select_events(query: EventQuery, dialect: str) -> sa.Select[Any]:
-    """The page of events (without traits) that ``query`` asks for."""
-    stmt = (
-        sa.select(event.c.id, event.c.message_id, event.c.generated, event.c.raw, event_type.c.desc)
-        .join_from(event, event_type, event.c.event_type_id == event_type.c.id)
-        .where(*conditions(query, dialect))
-        .order_by(
-            *(
-                SORT_COLUMNS[key].asc() if direction == "asc" else SORT_COLUMNS[key].desc()
-                for key, direction in query.sort
+    def _write_one_by_one(self, events: Sequence[Event]) -> RecordResult:
+        """Each event in its own SAVEPOINT, so a bad one is reported, not fatal.
+
+        An event whose statement was too large for the server (MySQL error
+        1153) costs the connection and with it the transaction: it is
+        refused, and the others are written again without it.
+        """
+        refused: dict[str, str] = {}
+        while True:
+            try:
+                result = self._savepoint_each([e for e in events if e.message_id not in refused])
+            except _TooLarge as too_large:
+                refused[too_large.message_id] = too_large.reason
+                continue
+            result.failed.update(refused)
+            return result
+
+    def _savepoint_each(self, events: Sequence[Event]) -> RecordResult:
+        result = RecordResult()
+        with engines.writing(self.engine) as conn, conn.begin():
+            for item in events:
+                savepoint = conn.begin_nested()
+                try:
+                    result.merge(writer.write_batch(conn, [item]))
+                    savepoint.commit()
+                except exc.DBAPIError as err:
+                    if engines.is_packet_too_large(err):  # the connection is gone
+                        raise _TooLarge(item.message_id) from err
+                    savepoint.rollback()
+                    if not engines.is_row_error(err):
+                        raise
+                    result.failed[item.message_id] = str(err.orig).strip().splitlines()[0]
+        return result
+
+    def _event_generated(self, message_id: str) -> dt.datetime | None:
+        query = sa.select(event.c.generated).where(event.c.message_id == message_id)
+        with engines.translated_errors("find marker"), self.engine.connect() as conn:
+            generated: dt.datetime | None = conn.execute(query).scalar()
+        return generated
+
+    def _query_events(self, query: EventQuery) -> list[Event]:
+        with engines.translated_errors("query events"), self.engine.connect() as conn:
+            return reads.fetch_events(conn, query)
+
+    def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
+        """Oldest first, in transactions of at most one chunk of ids each."""
+        deleted = 0
+        remaining = max_count
+        with engines.translated_errors("expire events"), engines.writing(self.engine) as conn:
+            while remaining is None or remaining > 0:
+                size = reads.CHUNK if remaining is None else min(remaining, reads.CHUNK)
+                with conn.begin():
+                    count = self._delete_chunk(conn, cutoff, size)
+                deleted += count
+                if remaining is not None:
+                    remaining -= count
+                if count < size:
+                    break
+            with conn.begin():
+                unused = ~sa.exists().where(event.c.event_type_id == type_table.c.id)
+                conn.execute(sa.delete(type_table).where(unused))
+        return deleted
+
+    @staticmethod
+    def _delete_chunk(conn: sa.Connection, cutoff: dt.datetime, size: int) -> int:
+        # MySQL cannot LIMIT a subquery of DELETE ... IN, so select ids first.
+        query = (
+            sa.select(event.c.id)
+            .where(event.c.generated < cutoff)
+            .order_by(event.c.generated, event.c.id)
+            .limit(size)
+        )
+        ids = list(conn.execute(query).scalars())
+        if not ids:
+            return 0
+        for table in TRAIT_TABLES.values():  # no foreign key cascades (see schema.py)
+            conn.execute(sa.delete(table).where(table.c.event_id.in_(ids)))
+        return int(conn.execute(sa.delete(event).where(event.c.id.in_(ids))).rowcount)
+
+    def get_event_types(self) -> list[str]:
+        """Event types that have events, sorted by code point."""
+        query = sa.select(type_table.c.desc).where(
+            sa.exists().where(event.c.event_type_id == type_table.c.id)
+        )
+        with engines.translated_errors("list event types"), self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
+    def _traits_of_type(self, event_type_name: str, trait_name: str | None) -> list[Any]:
+        """(generated, message_id, name, dtype, value) rows, in that order."""
+        selects = []
+        for dtype, table in TRAIT_TABLES.items():
+            query = (
+                sa.select(table.c.key, table.c.value, event.c.generated, event.c.message_id)
+                .join_from(table, event, table.c.event_id == event.c.id)
+                .join(type_table, event.c.event_type_id == type_table.c.id)
+                .where(type_table.c.desc == event_type_name)
             )
-        )
-    )
-    return stmt if query.limit is None else stmt.limit(query.limit)
+            if trait_name is not None:
+                query = query.where(table.c.key == trait_name)
+            selects.append((dtype, query))
+        rows: list[Any] = []
+        with engines.translated_errors("list traits"), self.engine.connect() as conn:
+            for dtype, query in selects:
+                rows.extend(
+                    (generated, message_id, key, dtype, value)
+                    for key, value, generated, message_id in conn.execute(query)
+                )
+        rows.sort(key=lambda row: row[:3])
+        return rows
 
+    def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
+        """``{'name', 'data_type'}`` of the traits of ``event_type``, sorted."""
+        found: set[tuple[str, int]] = set()
+        with engines.translated_errors("list trait types"), self.engine.connect() as conn:
+            for dtype, table in TRAIT_TABLES.items():
+                query = (
+                    sa.select(table.c.key)
+                    .distinct()
+                    .join_from(table, event, table.c.event_id == event.c.id)
+                    .join(type_table, event.c.event_type_id == type_table.c.id)
+                    .where(type_table.c.desc == event_type)
+                )
+                found.update((key, dtype) for key in conn.execute(query).scalars())
+        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
 
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    """``items`` in slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def load_traits(conn: sa.Connection, event_ids: Sequence[int]) -> dict[int, list[Trait]]:
-    """Traits of the given events, by event id, each list sorted by name."""
-    found: dict[int, list[Trait]] = {}
-    for dtype, table in TRAIT_TABLES.items():
-        query = sa.select(table.c.event_id, table.c.key, table.c.value)
-        for part in chunks(event_ids):
-            for event_id, key, value in conn.execute(query.where(table.c.event_id.in_(part))):
-                found.setdefault(event_id, []).append(Trait(key, dtype, value))
-    for traits in found.values():
-        traits.sort(key=lambda trait: trait.name)
-    return found
-
-
-def fetch_events(conn: sa.Connection, query: EventQuery) -> list[Event]:
-    """Run ``query`` and build complete :class:`Event` models."""
-    rows = conn.execute(select_events(query, conn.dialect.name)).all()
-    traits = load_traits(conn, [row.id for row in rows])
-    return [
-        Event(
-            row.message_id,
-            row.desc,
-            row.generated,
-            tuple(traits.get(row.id, ())),
-            None if row.raw is None else json.loads(row.raw),
-        )
-        for row in rows
-    ]
+    def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
+        """Traits of ``event_type`` events, by event (oldest first) then name."""
+        return [
+            Trait(name, dtype, value)
+            for _, _, name, dtype, value in self._traits_of_type(event_type, trait_type)
+        ]

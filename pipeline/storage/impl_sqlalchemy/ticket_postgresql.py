@@ -6,20 +6,22 @@ lookup is one ``= ANY(array)`` query, the whole chunk is one ``INSERT ...
 SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING`` (rows are
 processed in array order, so the sorted groups still lock in key order),
 and the occurrences go in with ``COPY``, several times faster than INSERT.
-The upsert has the same semantics as :func:`.ticket_writes._bumps`.
+The upsert is built from the same rows and assignments (:mod:`.ticket_bumps`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql
 
-from pipeline.models import TicketStatus
+from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, ticket_rows
 from pipeline.storage.tickets import TicketGroup
 
 
@@ -48,37 +50,55 @@ def _naive_utc(when: dt.datetime) -> dt.datetime:
     return when.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+#: The array type of each ticket column in the bulk upsert.
+_ARRAY_TYPES = {
+    "app_id": "varchar",
+    "record_hash": "varchar",
+    "level": "integer",
+    "channel": "varchar",
+    "location": "varchar",
+    "module": "varchar",
+    "first_occurrence_time": "timestamp",
+    "last_occurrence_time": "timestamp",
+    "occurrence_count": "bigint",
+    "status": "varchar",
+    "solved": "boolean",
+}
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert_statement(table: sa.Table, dialect: sa.Dialect, columns: tuple[str, ...]) -> str:
+    """The bulk upsert of ``columns`` into ``table``, its SET clause compiled from
+    :func:`.ticket_bumps.assignments` (only the quoted names and the rules'
+    constants are interpolated; the rows are bound arrays)."""
+    preparer = dialect.identifier_preparer
+    excluded = postgresql.insert(table).excluded
+    bumps = ", ".join(
+        f"{preparer.quote(column)} = "
+        f"{expression.compile(dialect=dialect, compile_kwargs={'literal_binds': True})}"
+        for column, expression in assignments(table, excluded)
+    )
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES[column]}[]" for column in columns)
+    return f"""
+        INSERT INTO {preparer.format_table(table)} ({", ".join(map(preparer.quote, columns))})
+        SELECT * FROM unnest({arrays})
+        ON CONFLICT (app_id, record_hash) DO UPDATE SET {bumps}
+        RETURNING app_id, record_hash, ticket_id
+    """
+
+
+def _array_value(value: Any) -> Any:
+    return _naive_utc(value) if isinstance(value, dt.datetime) else value
+
+
 def upsert(
     conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
 ) -> dict[tuple[str, str], int]:
     """Create or bump every group's ticket in one statement; their ids by key."""
-    name = conn.dialect.identifier_preparer.format_table(table)
-    solved, regressed = TicketStatus.SOLVED.value, TicketStatus.REGRESSED.value
-    query = f"""
-        INSERT INTO {name} AS t (app_id, record_hash, level, channel, location, module,
-            first_occurrence_time, last_occurrence_time, occurrence_count, solved, status)
-        SELECT u.*, false, '{TicketStatus.OPEN.value}' FROM unnest(
-            %s::varchar[], %s::varchar[], %s::integer[], %s::varchar[], %s::varchar[],
-            %s::varchar[], %s::timestamp[], %s::timestamp[], %s::bigint[]) AS u
-        ON CONFLICT (app_id, record_hash) DO UPDATE SET
-            occurrence_count = t.occurrence_count + excluded.occurrence_count,
-            first_occurrence_time = LEAST(t.first_occurrence_time, excluded.first_occurrence_time),
-            last_occurrence_time = GREATEST(t.last_occurrence_time, excluded.last_occurrence_time),
-            status = CASE WHEN t.status = '{solved}' THEN '{regressed}' ELSE t.status END,
-            solved = false
-        RETURNING app_id, record_hash, ticket_id
-    """  # only the quoted table name and constants are interpolated
-    params = (
-        [g.app_id for g in groups],
-        [g.record_hash for g in groups],
-        [g.level for g in groups],
-        [g.channel for g in groups],
-        [g.location for g in groups],
-        [g.module for g in groups],
-        [_naive_utc(g.first_time) for g in groups],
-        [_naive_utc(g.last_time) for g in groups],
-        [g.count for g in groups],
-    )
+    rows = ticket_rows(groups)
+    columns = tuple(rows[0])
+    query = _upsert_statement(table, conn.dialect, columns)
+    params = [[_array_value(row[column]) for row in rows] for column in columns]
     dbapi: Any = conn.connection.dbapi_connection
     with _as_sqlalchemy_errors(conn, query), dbapi.cursor() as cursor:
         cursor.execute(query, params)

@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from pipeline.models import TicketStatus
 from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
+from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, ticket_rows
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TicketTables
 from pipeline.storage.tickets import TicketGroup, given_keys, new_only
 
@@ -44,76 +44,17 @@ UPSERT_CHUNK = 500
 KEY_CHUNK = 500
 
 
-def _ticket_rows(groups: Sequence[TicketGroup]) -> list[dict[str, Any]]:
-    return [
-        {
-            "app_id": g.app_id,
-            "record_hash": g.record_hash,
-            "level": g.level,
-            "channel": g.channel,
-            "location": g.location,
-            "module": g.module,
-            "first_occurrence_time": g.first_time,
-            "last_occurrence_time": g.last_time,
-            "occurrence_count": g.count,
-            "solved": False,
-            "status": TicketStatus.OPEN.value,
-        }
-        for g in groups
-    ]
-
-
-# Literals, not bound parameters: PyMySQL's executemany (one multi-row
-# INSERT) cannot take parameters in the ON DUPLICATE KEY UPDATE clause.
-_SOLVED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.SOLVED.value}'")
-_REGRESSED: sa.ColumnElement[str] = sa.literal_column(f"'{TicketStatus.REGRESSED.value}'")
-
-
-def _bumps(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
-    """Assignments of an upsert; ``new`` names the row that was to be inserted.
-
-    MySQL applies assignments left to right, each seeing those before it:
-    every expression here reads only columns not yet assigned.
-    """
-    c = table.c
-    return [
-        ("occurrence_count", c.occurrence_count + new.occurrence_count),
-        (
-            "first_occurrence_time",
-            sa.case(
-                (new.first_occurrence_time < c.first_occurrence_time, new.first_occurrence_time),
-                else_=c.first_occurrence_time,
-            ),
-        ),
-        (
-            "last_occurrence_time",
-            sa.case(
-                (new.last_occurrence_time > c.last_occurrence_time, new.last_occurrence_time),
-                else_=c.last_occurrence_time,
-            ),
-        ),
-        (
-            "status",
-            sa.case(
-                (c.status == _SOLVED, _REGRESSED),
-                else_=c.status,
-            ),
-        ),
-        ("solved", sa.false()),
-    ]
-
-
 @functools.lru_cache(maxsize=32)
 def _upsert(table: sa.Table, dialect: str) -> Any:
     """The upsert of one ticket row, executed many times per batch (compiled once)."""
     if dialect in ("mysql", "mariadb"):
         my_stmt = mysql.insert(table)
-        return my_stmt.on_duplicate_key_update(_bumps(table, my_stmt.inserted))
+        return my_stmt.on_duplicate_key_update(assignments(table, my_stmt.inserted))
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.app_id, table.c.record_hash],
-        set_=dict(_bumps(table, stmt.excluded)),
+        set_=dict(assignments(table, stmt.excluded)),
     )
 
 
@@ -200,7 +141,7 @@ def write_chunk(
             postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(fresh, ids))
         return ids
     if fresh:
-        conn.execute(_upsert(tables.ticket, conn.dialect.name), _ticket_rows(fresh))
+        conn.execute(_upsert(tables.ticket, conn.dialect.name), ticket_rows(fresh))
     ids = _ticket_ids(conn, tables.ticket, groups)
     if fresh:
         with _collisions():

@@ -7,6 +7,10 @@ another writer meanwhile (:class:`.ticket_writes.Collided`) reruns the
 whole transaction. Deadlocks and serialisation failures (InnoDB's gap locks
 can still collide) are retried a few times with jittered back-off, then
 raise :class:`StorageUnavailable` so the caller retries the batch later.
+
+The tables are the driver's own (``ticket``, ``ticket_occurrence``) or,
+under the driver's ``table_prefix`` option, a prefixed pair
+(:func:`.ticket_schema.ticket_tables`).
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from pipeline.exceptions import StorageUnavailable
+from pipeline.exceptions import ConfigError, StorageUnavailable
 from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_sqlalchemy import engine as engines
 from pipeline.storage.impl_sqlalchemy import ticket_writes
-from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES, TicketTables
+from pipeline.storage.impl_sqlalchemy.ticket_schema import (
+    TICKET_TABLES,
+    TicketTables,
+    ticket_tables,
+)
 from pipeline.storage.tickets import TicketGroup, TicketQuery
 
 LOG = logging.getLogger(__name__)
@@ -81,15 +89,31 @@ def _ticket(row: Any) -> Ticket:
     )
 
 
-class TicketStorage:
-    """Ticket half of the driver; mixed into its :class:`Connection`.
+class SQLTickets:
+    """The ticket primitives of the SQLAlchemy driver (see the module docstring).
 
-    Needs ``self.engine``. ``ticket_tables`` may be replaced on an instance
-    (the ticketing API's ``table_prefix``).
+    Needs ``self.engine``; reads and writes the tables :meth:`_open_tickets`
+    chose.
     """
 
     engine: sa.Engine
-    ticket_tables: TicketTables = TICKET_TABLES
+    #: The prefix of the ticket tables in use (None: the driver's own tables).
+    table_prefix: str | None
+    #: The ticket tables in use.
+    ticket_tables: TicketTables
+
+    def _open_tickets(self, table_prefix: str | None, metadata: sa.MetaData | None) -> None:
+        """Use the driver's own ticket tables, or ``<table_prefix>tickets`` and
+        ``<table_prefix>occurrences`` defined on ``metadata`` (a new one when None)."""
+        if table_prefix is None:
+            if metadata is not None:
+                raise ConfigError("the SQLAlchemy driver's metadata option needs a table_prefix")
+            tables = TICKET_TABLES
+        elif not isinstance(table_prefix, str):
+            raise ConfigError(f"table_prefix must be a string, got {table_prefix!r}")
+        else:
+            tables = ticket_tables(sa.MetaData() if metadata is None else metadata, table_prefix)
+        self.table_prefix, self.ticket_tables = table_prefix, tables
 
     def _in_transaction(self, action: str, work: Callable[[sa.Connection], _T]) -> _T:
         """Run ``work`` in one write transaction, retrying it after a deadlock
@@ -98,12 +122,7 @@ class TicketStorage:
         with engines.translated_errors(action):
             while True:
                 try:
-                    with (
-                        self.engine.connect().execution_options(
-                            **{engines.WRITE_OPTION: True}
-                        ) as conn,
-                        conn.begin(),
-                    ):
+                    with engines.writing(self.engine) as conn, conn.begin():
                         return work(conn)
                 except ticket_writes.Collided as err:
                     collisions += 1

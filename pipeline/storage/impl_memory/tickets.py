@@ -1,7 +1,8 @@
 """The ticket primitives of the memory driver: tickets and occurrences in dicts.
 
 One lock makes each primitive atomic, which is all the upsert semantics of
-:mod:`pipeline.storage.tickets` need inside one process. Stored occurrence
+:mod:`pipeline.storage.tickets` need inside one process; a ticket is
+created or bumped by applying :mod:`pipeline.storage.ticket_rules`. Stored occurrence
 keys map to their occurrence ids, so a redelivered record is recognised and
 forgotten with its occurrence.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pipeline.models import Occurrence, Ticket, TicketStatus
+from pipeline.storage.ticket_rules import BUMPS, bumped, new_ticket
 from pipeline.storage.tickets import TicketGroup, TicketQuery, new_only
 
 _T = TypeVar("_T")
@@ -43,7 +45,8 @@ def _page(items: list[_T], limit: int | None, offset: int) -> list[_T]:
 class MemoryTickets:
     """Ticket primitives backed by dicts, for :mod:`pipeline.storage.impl_memory`."""
 
-    def __init__(self) -> None:
+    def _open_tickets(self) -> None:
+        """Start with no tickets (the driver's constructor calls this)."""
         self._ticket_lock = threading.RLock()
         self._tickets: dict[int, Ticket] = {}
         self._ticket_keys: dict[tuple[str, str], int] = {}
@@ -55,35 +58,17 @@ class MemoryTickets:
         self._occurrence_ids = itertools.count(1)
 
     def _upsert(self, group: TicketGroup) -> Ticket:
+        """The ticket of ``group`` created, or bumped by it (:mod:`.ticket_rules`)."""
         key = (group.app_id, group.record_hash)
+        values = new_ticket(group)
         ticket_id = self._ticket_keys.get(key)
         if ticket_id is None:
             ticket_id = next(self._ticket_ids)
             self._ticket_keys[key] = ticket_id
-            return Ticket(
-                ticket_id,
-                group.record_hash,
-                group.level,
-                group.channel,
-                group.location,
-                group.module,
-                group.app_id,
-                group.first_time,
-                group.last_time,
-                group.count,
-                False,
-                TicketStatus.OPEN,
-            )
+            return Ticket(ticket_id=ticket_id, **values)
         old = self._tickets[ticket_id]
-        status = TicketStatus.REGRESSED if old.status is TicketStatus.SOLVED else old.status
-        return dataclasses.replace(
-            old,
-            first_occurrence_time=min(old.first_occurrence_time, group.first_time),
-            last_occurrence_time=max(old.last_occurrence_time, group.last_time),
-            occurrence_count=old.occurrence_count + group.count,
-            solved=False,
-            status=status,
-        )
+        stored = {bump.column: getattr(old, bump.column) for bump in BUMPS}
+        return dataclasses.replace(old, **bumped(stored, values))
 
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
         with self._ticket_lock:
