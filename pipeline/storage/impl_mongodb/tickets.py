@@ -115,9 +115,9 @@ class MongoTickets:
     def _open_tickets(self, database: Database[Any], transactions: bool) -> None:
         """Use ``database``'s collections; ``transactions``: whether the server has
         multi-document transactions (the driver's constructor calls this)."""
-        self._tickets = database["tickets"]
-        self._occurrences = database["occurrences"]
-        self._counters = database["counters"]
+        self._ticket_collection = database["tickets"]
+        self._occurrence_collection = database["occurrences"]
+        self._counter_collection = database["counters"]
         self._upserts = TicketUpserts(database, transactions)
 
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
@@ -128,7 +128,7 @@ class MongoTickets:
         if query.limit == 0:
             return []  # MongoDB reads limit 0 as "no limit"
         with translated("querying tickets", InvalidQuery):
-            cursor = self._tickets.find(_ticket_filter(query))
+            cursor = self._ticket_collection.find(_ticket_filter(query))
             cursor = cursor.sort(_sort(query.order, _TICKET_FIELDS)).skip(query.offset)
             if query.limit is not None:
                 cursor = cursor.limit(query.limit)
@@ -137,12 +137,12 @@ class MongoTickets:
     def _count_tickets(self, query: TicketQuery) -> int:
         """How many tickets match ``query``."""
         with translated("counting tickets", InvalidQuery):
-            return int(self._tickets.count_documents(_ticket_filter(query)))
+            return int(self._ticket_collection.count_documents(_ticket_filter(query)))
 
     def _get_ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket ``ticket_id`` or None."""
         with translated("reading a ticket"):
-            document = self._tickets.find_one({"_id": ticket_id})
+            document = self._ticket_collection.find_one({"_id": ticket_id})
         return None if document is None else _ticket(document)
 
     def _query_occurrences(
@@ -150,11 +150,11 @@ class MongoTickets:
     ) -> list[Occurrence] | None:
         """Occurrences of a ticket, ordered and paged; None for an unknown ticket."""
         with translated("reading occurrences"):
-            if self._tickets.find_one({"_id": ticket_id}, {"_id": 1}) is None:
+            if self._ticket_collection.find_one({"_id": ticket_id}, {"_id": 1}) is None:
                 return None
             if limit == 0:
                 return []
-            cursor = self._occurrences.find({"ticket_id": ticket_id})
+            cursor = self._occurrence_collection.find({"ticket_id": ticket_id})
             cursor = cursor.sort(_sort(order, _OCCURRENCE_FIELDS)).skip(offset)
             if limit is not None:
                 cursor = cursor.limit(limit)
@@ -166,14 +166,16 @@ class MongoTickets:
         """Mark the ticket solved; False when it does not exist."""
         update = {"$set": {"solved": True, "status": TicketStatus.SOLVED.value}}
         with translated("solving a ticket"):
-            return bool(self._tickets.update_one({"_id": ticket_id}, update).matched_count)
+            return bool(
+                self._ticket_collection.update_one({"_id": ticket_id}, update).matched_count
+            )
 
     def _delete_ticket(self, ticket_id: int) -> bool:
         """Delete the ticket, then its occurrences; False when it does not exist."""
         with translated("deleting a ticket"):
-            if not self._tickets.delete_one({"_id": ticket_id}).deleted_count:
+            if not self._ticket_collection.delete_one({"_id": ticket_id}).deleted_count:
                 return False
-            self._occurrences.delete_many({"ticket_id": ticket_id})
+            self._occurrence_collection.delete_many({"ticket_id": ticket_id})
         return True
 
     def _delete_occurrences_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
@@ -181,37 +183,39 @@ class MongoTickets:
         expired = {"time_us": {"$lt": to_micros(cutoff)}}
         with translated("deleting expired occurrences"):
             if max_count is None:
-                return int(self._occurrences.delete_many(expired).deleted_count)
-            oldest = self._occurrences.find(expired, {"_id": 1}).sort(
+                return int(self._occurrence_collection.delete_many(expired).deleted_count)
+            oldest = self._occurrence_collection.find(expired, {"_id": 1}).sort(
                 [("time_us", pymongo.ASCENDING), ("_id", pymongo.ASCENDING)]
             )
             found = [document["_id"] for document in oldest.limit(max_count)]
             if not found:
                 return 0
-            return int(self._occurrences.delete_many({"_id": {"$in": found}}).deleted_count)
+            return int(
+                self._occurrence_collection.delete_many({"_id": {"$in": found}}).deleted_count
+            )
 
     def _clear_tickets(self) -> None:
         """Delete every ticket and occurrence; ids keep counting up."""
         with translated("clearing tickets"):
-            self._tickets.delete_many({})
-            self._occurrences.delete_many({})
+            self._ticket_collection.delete_many({})
+            self._occurrence_collection.delete_many({})
 
     def _create_ticket_indexes(self) -> None:
         """The unique ticket and occurrence keys, the query indexes and the id counter
         (idempotent)."""
         with translated("creating ticket indexes"):
             # Created here so that concurrent writers only ever $inc it.
-            self._counters.update_one(
+            self._counter_collection.update_one(
                 {"_id": "ids"},
                 {"$setOnInsert": {"ticket_id": 0, "occurrence_id": 0}},
                 upsert=True,
             )
-            self._tickets.create_index(
+            self._ticket_collection.create_index(
                 [("app_id", 1), ("record_hash", 1)], name="app_record_hash", unique=True
             )
-            self._occurrences.create_index(
+            self._occurrence_collection.create_index(
                 [("occurrence_key", 1)], name=KEY_INDEX, unique=True, sparse=True
             )
-            for collection in (self._tickets, self._occurrences):
+            for collection in (self._ticket_collection, self._occurrence_collection):
                 for name, keys in _INDEXES[collection.name].items():
                     collection.create_index(keys, name=name)

@@ -18,7 +18,7 @@ bytes of UTF-8, and escaping at most doubles it); only a value near the
 limit is measured exactly, with the client library's own escaping.
 Should the server still refuse a statement (a proxy with a smaller limit),
 error 1153 is translated into that event's failure
-(:mod:`.engine`, :meth:`EventStorage._write_one_by_one`).
+(:mod:`.engine`, :meth:`.events.SQLEvents._write_one_by_one`).
 """
 
 from __future__ import annotations

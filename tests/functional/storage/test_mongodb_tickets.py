@@ -75,7 +75,7 @@ def keyed(key: str, seconds: int, occurrence: str) -> TicketRecord:
 def _write(url: str, writer: int, transactions: bool) -> None:
     conn = storage.get_connection(url)
     # The test server has transactions; False takes the standalone-server path.
-    conn._tickets._upserts._transactions = transactions  # type: ignore[attr-defined]
+    conn._upserts._transactions = transactions  # type: ignore[attr-defined]
     try:
         for batch in range(BATCHES):
             conn.record_tickets([
@@ -145,7 +145,7 @@ def test_a_failed_batch_writes_nothing_in_a_transaction(mongo: Connection, mongo
 def test_redeliveries_change_nothing_with_and_without_transactions(
     mongo: Connection, transactions: bool
 ) -> None:
-    mongo._tickets._upserts._transactions = transactions  # type: ignore[attr-defined]
+    mongo._upserts._transactions = transactions  # type: ignore[attr-defined]
     batch = [keyed("a", 0, "m1"), keyed("a", 1, "m2"), keyed("b", 2, "m3")]
     first = mongo.record_tickets(batch)
     mongo.solve_ticket(first.ticket_ids[("app", "b")])
@@ -165,7 +165,7 @@ def test_a_key_inserted_after_the_lookup_reruns_the_transaction(
     """Another writer stores the same redelivered record between our key lookup
     and our insert: the transaction aborts on the duplicate and runs again."""
     other = storage.get_connection(mongo_url)
-    upserts = mongo._tickets._upserts  # type: ignore[attr-defined]
+    upserts = mongo._upserts  # type: ignore[attr-defined]
     lookup = upserts._stored_keys
     calls: list[int] = []
 

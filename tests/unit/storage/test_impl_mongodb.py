@@ -20,7 +20,7 @@ except MissingExtra as err:
 
 
 def test_missing_pymongo_names_the_extra() -> None:
-    """The entry point still loads without pymongo; connecting says which extra to install.
+    """Without pymongo, loading the driver to connect says which extra to install.
 
     Run in a fresh interpreter so that no module of this session is reloaded.
     """
