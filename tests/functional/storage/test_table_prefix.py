@@ -24,7 +24,7 @@ from pipeline.models import UTC, TicketRecord
 from pipeline.storage.impl_sqlalchemy import Connection as SQLConnection
 from pipeline.storage.impl_sqlalchemy.engine import create_engine
 from pipeline.ticket_backends import SQLAlchemyBackend
-from tests import servers
+from tests.functional.storage.databases import database_url
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -32,13 +32,8 @@ T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def sql_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
     """An empty database of each SQL kind."""
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            yield stack.enter_context(servers.sqlite_database(str(tmp_path)))
-        elif request.param == "postgresql":
-            yield stack.enter_context(servers.postgresql_database())
-        else:
-            yield stack.enter_context(servers.mysql_database())
+    with database_url(request.param, str(tmp_path), request) as url:
+        yield url
 
 
 @contextlib.contextmanager
