@@ -12,9 +12,19 @@ URL forms (the scheme picks this driver; a ``+driver`` suffix is kept):
 
 Capabilities: all (events and tickets, see :mod:`.tickets`, each with expiry).
 
-Options: none beyond the URL; query parameters of the URL are passed to the
-client library (e.g. ``?connect_timeout=5``). SQLite files run in WAL mode
-with foreign keys on and a 30 s busy timeout.
+Options: query parameters of the URL are passed to the client library
+(e.g. ``?connect_timeout=5``). SQLite files run in WAL mode with foreign
+keys on and a 30 s busy timeout. Keyword options (``get_connection(url,
+table_prefix=...)``): ``table_prefix`` keeps the tickets in
+``<table_prefix>tickets`` and ``<table_prefix>occurrences`` instead of the
+driver's own tables, defined on ``metadata`` (an ``sqlalchemy.MetaData``,
+a new one by default); alembic does not manage those,
+``create_ticket_tables()`` creates them. The ticketing API's
+``SQLAlchemyBackend`` offers both under logbook's names.
+
+Composition: ``Connection(SQLEvents, SQLTickets, base.Connection)``, the
+event primitives in :mod:`.events` (reads: :mod:`.event_reads`), the ticket
+primitives in :mod:`.tickets`, the rest in :mod:`.connection`.
 
 Schema: :mod:`.schema`, created and migrated by alembic (``upgrade()``,
 ``pipeline dbsync``); no ``alembic.ini`` is needed at run time. A record
