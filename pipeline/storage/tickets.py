@@ -23,7 +23,8 @@ Semantics every driver shares:
 * a group is written with one atomic upsert over its new occurrences:
   count += new occurrences, first = min, last = max of their times, and a
   solved ticket becomes ``regressed``; ``level``, ``channel``, ``location``
-  and ``module`` stay as first written. Learning which occurrences are new
+  and ``module`` stay as first written (these rules are stated once, in
+  :mod:`.ticket_rules`, and every driver's upsert is generated from them). Learning which occurrences are new
   and bumping the ticket happen in one transaction (SQL, MongoDB replica
   sets), so no crash can store an occurrence without its count (a
   standalone MongoDB server can: :mod:`.impl_mongodb.ticket_upserts`);

@@ -134,14 +134,23 @@ def _upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
 
 def _remaps(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
     """The MAP bumps: per application and mapped value, its tickets among ``groups``
-    holding that value get its image (a solved ticket becomes regressed)."""
+    holding that value get its image (a solved ticket becomes regressed).
+
+    Each also sets the SET bumps' columns again (``solved`` false), which the
+    upsert set already: so a change between the two statements (a solve, on
+    a standalone server) cannot leave a regressed ticket still marked solved.
+    """
     hashes: dict[str, list[str]] = {}
     for group in groups:
         hashes.setdefault(group.app_id, []).append(group.record_hash)
+    sets: dict[str, Any] = {}
+    for bump in BUMPS:
+        if bump.op is Op.SET:
+            sets.update(_fields(bump.column, bump.value))
     return [
         UpdateMany(
             {"app_id": app_id, "record_hash": {"$in": found}, **_fields(bump.column, stored)},
-            {"$set": _fields(bump.column, image)},
+            {"$set": {**_fields(bump.column, image), **sets}},
         )
         for bump in BUMPS
         if bump.op is Op.MAP
