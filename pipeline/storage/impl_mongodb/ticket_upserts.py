@@ -12,12 +12,12 @@ that got new occurrences, its operators generated from
 :mod:`pipeline.storage.ticket_rules` (``$inc`` the count by them,
 ``$min``/``$max`` their times, ``$set`` ``solved`` false, ``$setOnInsert``
 the id and description) plus one conditional ``update_many`` per
-application turning its solved tickets among them into ``regressed``. The unique index on ``(app_id, record_hash)`` keeps
-concurrent writers to one ticket per key: an upsert that loses the insert
-race either matches the winner's document (the server retries it) or fails
-with a duplicate-key error, and is then retried by this module — never
-dropped; occurrences inserted under the loser's reserved id are then moved
-to the winner's.
+application turning its solved tickets among them into ``regressed``.
+The unique index on ``(app_id, record_hash)`` keeps concurrent writers to
+one ticket per key: an upsert that loses the insert race either matches the
+winner's document (the server retries it) or fails with a duplicate-key
+error, and is then retried by this module — never dropped; occurrences
+inserted under the loser's reserved id are then moved to the winner's.
 
 On a replica set or sharded cluster all of it runs in one multi-document
 transaction, so a failure writes nothing; a redelivered key that another
