@@ -57,7 +57,7 @@ def test_missing_capability_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> N
     class EventsOnly(impl_memory.Connection):
         capabilities = frozenset({Capability.EVENTS})
 
-    monkeypatch.setattr(storage, "_load_driver_class", lambda scheme: EventsOnly)
+    monkeypatch.setattr(storage, "load_driver", lambda scheme: EventsOnly)
     with pytest.raises(exceptions.MissingCapability, match="lacks tickets"):
         storage.get_connection("memory://", require=[Capability.TICKETS])
     assert isinstance(storage.get_connection("memory://", require=[Capability.EVENTS]), EventsOnly)
