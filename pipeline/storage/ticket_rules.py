@@ -16,9 +16,9 @@ creates and how it bumps are stated here, and nowhere else:
 Each dialect translates the five :class:`Op`\\ s once: the memory driver
 applies :func:`bumped`; the SQL driver builds ``ON CONFLICT`` / ``ON
 DUPLICATE KEY`` assignments from :data:`BUMPS`
-(:func:`pipeline.storage.impl_sqlalchemy.ticket_writes.assignments`, also
-compiled into PostgreSQL's bulk upsert); the MongoDB driver builds update
-operators (:mod:`pipeline.storage.impl_mongodb.ticket_upserts`). So a rule
+(:mod:`pipeline.storage.impl_sqlalchemy.ticket_bumps`, also compiled into
+PostgreSQL's bulk upsert); the MongoDB driver builds update operators
+(:mod:`pipeline.storage.impl_mongodb.ticket_bumps`). So a rule
 changed here changes in every driver, and the differential ticket test
 (``tests/functional/storage/test_differential_tickets.py``) proves the
 result against a reference model on all of them.

@@ -47,7 +47,7 @@ from typing import Any
 
 import bson
 from bson.raw_bson import RawBSONDocument
-from pymongo import ReturnDocument, UpdateMany, UpdateOne
+from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -56,7 +56,7 @@ from pipeline.exceptions import StorageError, StorageUnavailable
 from pipeline.models import TicketRecord
 from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
 from pipeline.storage.impl_mongodb.events import to_micros
-from pipeline.storage.ticket_rules import BUMPS, Op, new_ticket, plain
+from pipeline.storage.impl_mongodb.ticket_bumps import remaps, upsert
 from pipeline.storage.tickets import TicketGroup, given_keys, new_only
 
 LOG = logging.getLogger(__name__)
@@ -96,67 +96,6 @@ def _occurrence_document(
         del document["data"]
         document["data_json"] = json.dumps(record.data)
         return RawBSONDocument(bson.encode(document))
-
-
-#: Ticket columns kept twice (see :mod:`.tickets`): a date, and exact microseconds.
-_MICROS_FIELDS = {"first_occurrence_time": "first_us", "last_occurrence_time": "last_us"}
-#: The update operator of each :class:`Op` but MAP (see :func:`_remaps`).
-_OPERATORS = {Op.ADD: "$inc", Op.LEAST: "$min", Op.GREATEST: "$max", Op.SET: "$set"}
-#: Columns the upsert's filter names: the server copies them into a new document.
-_FILTER_COLUMNS = ("app_id", "record_hash")
-
-
-def _fields(column: str, value: Any) -> dict[str, Any]:
-    """The document fields holding ``value`` of the ticket ``column``."""
-    value = plain(value)
-    micros = _MICROS_FIELDS.get(column)
-    return {column: value} if micros is None else {micros: to_micros(value), column: value}
-
-
-def _upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
-    """The group's ticket created with ``ticket_id``, or bumped (:mod:`.ticket_rules`).
-
-    A column without a bump, or with a MAP (applied by :func:`_remaps`), is
-    set on insert only; the other bumps' operators set a new document's
-    fields to the group's values as well.
-    """
-    bumps = {bump.column: bump for bump in BUMPS}
-    update: dict[str, dict[str, Any]] = {"$setOnInsert": {"_id": ticket_id}}
-    for column, value in new_ticket(group).items():
-        bump = bumps.get(column)
-        if column in _FILTER_COLUMNS:
-            continue
-        operator = "$setOnInsert" if bump is None else _OPERATORS.get(bump.op, "$setOnInsert")
-        update.setdefault(operator, {}).update(_fields(column, value))
-    key = {"app_id": group.app_id, "record_hash": group.record_hash}
-    return UpdateOne(key, update, upsert=True)
-
-
-def _remaps(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
-    """The MAP bumps: per application and mapped value, its tickets among ``groups``
-    holding that value get its image (a solved ticket becomes regressed).
-
-    Each also sets the SET bumps' columns again (``solved`` false), which the
-    upsert set already: so a change between the two statements (a solve, on
-    a standalone server) cannot leave a regressed ticket still marked solved.
-    """
-    hashes: dict[str, list[str]] = {}
-    for group in groups:
-        hashes.setdefault(group.app_id, []).append(group.record_hash)
-    sets: dict[str, Any] = {}
-    for bump in BUMPS:
-        if bump.op is Op.SET:
-            sets.update(_fields(bump.column, bump.value))
-    return [
-        UpdateMany(
-            {"app_id": app_id, "record_hash": {"$in": found}, **_fields(bump.column, stored)},
-            {"$set": {**_fields(bump.column, image), **sets}},
-        )
-        for bump in BUMPS
-        if bump.op is Op.MAP
-        for stored, image in bump.mapping
-        for app_id, found in hashes.items()
-    ]
 
 
 def _is_key_duplicate(error: Mapping[str, Any]) -> bool:
@@ -348,8 +287,8 @@ class TicketUpserts:
         ``assigned`` holds each key's id: the existing one for ``known``
         keys, a freshly reserved one for the others.
         """
-        operations: list[Any] = [_upsert(group, assigned[_key(group)]) for group in groups]
-        operations += _remaps(groups)
+        operations: list[Any] = [upsert(group, assigned[_key(group)]) for group in groups]
+        operations += remaps(groups)
         try:
             result = self._tickets.bulk_write(operations, ordered=False, session=session)
             upserted = result.upserted_ids or {}

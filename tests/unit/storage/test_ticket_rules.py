@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from pipeline.models import UTC, TicketRecord, TicketStatus
 from pipeline.storage import ticket_rules
-from pipeline.storage.impl_mongodb import ticket_upserts
+from pipeline.storage.impl_mongodb import ticket_bumps as mongo_bumps
 from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, ticket_rows
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TICKET_TABLES
 from pipeline.storage.ticket_rules import BUMPS, Bump, Op, bumped, new_ticket
@@ -71,11 +71,11 @@ def test_the_sql_upsert_inserts_every_column_and_bumps_the_bumped_ones() -> None
 
 def test_the_mongodb_upsert_names_every_field_once() -> None:
     """MongoDB refuses an update naming one path under two operators."""
-    update = ticket_upserts._upsert(group(1, 2), 7)._doc
+    update = mongo_bumps.upsert(group(1, 2), 7)._doc
     paths = [path for fields in update.values() for path in fields]
     assert len(paths) == len(set(paths))
     expected = set(new_ticket(group(1))) - {"app_id", "record_hash"}
     assert {"_id", "first_us", "last_us", *expected} == set(paths)
-    (remap,) = ticket_upserts._remaps([group(1)])
+    (remap,) = mongo_bumps.remaps([group(1)])
     assert remap._filter["status"] == "solved"
     assert remap._doc == {"$set": {"status": "regressed", "solved": False}}
