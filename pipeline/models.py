@@ -283,8 +283,15 @@ class TicketResult:
     ``ticket_ids`` maps each ``(app_id, record_hash)`` written to its ticket
     id; ``failed`` maps the position of a rejected record in the batch to
     the reason. Every record given is either stored or failed.
+
+    ``created`` counts the tickets this call created and ``regressed`` the
+    solved tickets it reopened (status ``regressed``). Both are exact with
+    concurrent writers: each creation and each reopening is counted by the
+    one call that made it. A redelivered record creates and reopens nothing.
     """
 
     stored: int = 0
     ticket_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
+    created: int = 0
+    regressed: int = 0

@@ -37,6 +37,16 @@ _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", 
 _DUMPS_ESCAPED = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
 
 
+@dataclass(slots=True)
+class Written:
+    """What a driver's ``_write_tickets`` did: the ticket ids by key, how many
+    tickets it created, and how many solved ones it reopened (regressed)."""
+
+    ticket_ids: dict[tuple[str, str], int]
+    created: int = 0
+    regressed: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class TicketGroup:
     """The records of one batch that share a ticket, ready for one upsert."""

@@ -13,6 +13,17 @@ creates and how it bumps are stated here, and nowhere else:
   ``solved`` is cleared. A column without a bump keeps the value it was
   first written with.
 
+A MAP is applied as a step of its own, right after the upsert and in the
+same transaction: one conditional update of the batch's tickets that hold
+a mapped value (:func:`remaps`), as no upsert can tell which rows it
+changed from what. The upsert has locked the rows (SQL) or the transaction
+isolates them (MongoDB), so the number of tickets that step changes is
+exactly how many this write reopened — the ``regressed`` count of
+:class:`~pipeline.models.TicketResult` (:data:`REGRESSION` is the one MAP
+pair). The write's ``created`` count is the tickets whose count after the
+upsert is what this write added (a stored count is at least one, so a
+ticket that existed ends higher), or those the server reports upserted.
+
 Each dialect translates the five :class:`Op`\\ s once: the memory driver
 applies :func:`bumped`; the SQL driver builds ``ON CONFLICT`` / ``ON
 DUPLICATE KEY`` assignments from :data:`BUMPS`
@@ -72,6 +83,26 @@ BUMPS: tuple[Bump, ...] = (
     Bump("status", Op.MAP, mapping=((TicketStatus.SOLVED, TicketStatus.REGRESSED),)),
     Bump("solved", Op.SET, value=False),
 )
+
+
+#: The MAP pair whose application counts as a regression: solved becomes regressed.
+REGRESSION: tuple[str, Any, Any] = ("status", TicketStatus.SOLVED, TicketStatus.REGRESSED)
+
+
+def upsert_bumps() -> tuple[Bump, ...]:
+    """The bumps an upsert applies: all but the MAPs (see :func:`remaps`)."""
+    return tuple(bump for bump in BUMPS if bump.op is not Op.MAP)
+
+
+def remaps() -> list[tuple[str, Any, Any]]:
+    """``(column, stored, image)`` of every MAP pair, applied after the upsert
+    to the tickets holding ``stored`` (with the SET bumps, which the upsert set)."""
+    return [
+        (bump.column, stored, image)
+        for bump in BUMPS
+        if bump.op is Op.MAP
+        for stored, image in bump.mapping
+    ]
 
 
 def new_ticket(group: TicketGroup) -> dict[str, Any]:
@@ -135,3 +166,5 @@ def _check(bumps: tuple[Bump, ...]) -> None:
 
 
 _check(BUMPS)
+if REGRESSION not in remaps():
+    raise ValueError(f"the regression {REGRESSION!r} is not a MAP of the rules")

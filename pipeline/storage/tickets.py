@@ -49,6 +49,7 @@ from pipeline.storage.capabilities import Capability
 from pipeline.storage.query import checked_text
 from pipeline.storage.ticket_batch import (
     TicketGroup,
+    Written,
     check_record,
     given_keys,
     group_records,
@@ -62,6 +63,7 @@ __all__ = [
     "TicketGroup",
     "TicketQuery",
     "TicketStore",
+    "Written",
     "check_record",
     "given_keys",
     "group_records",
@@ -192,7 +194,8 @@ class TicketStore:
         ``occurrence_key`` is stored already changes nothing); a record that
         cannot be stored is reported in ``failed`` by its position and does
         not stop the others. ``stored`` counts the accepted records,
-        redeliveries included.
+        redeliveries included; ``created`` and ``regressed`` count the
+        tickets created and the solved ones reopened by this call.
         """
         self._require(Capability.TICKETS)
         result = TicketResult()
@@ -206,7 +209,9 @@ class TicketStore:
             else:
                 valid.append(record)
         if valid:
-            result.ticket_ids = self._write_tickets(group_records(valid, texts))
+            written = self._write_tickets(group_records(valid, texts))
+            result.ticket_ids = written.ticket_ids
+            result.created, result.regressed = written.created, written.regressed
             result.stored = len(valid)
         return result
 
@@ -324,14 +329,16 @@ class TicketStore:
     # The defaults are never reached: public methods check the capability
     # first, and __init_subclass__ rejects a declaring class lacking one.
 
-    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> Written:
         """Store the groups' new occurrences and bump their tickets by them, atomically.
 
         ``groups`` are sorted by ``(app_id, record_hash)``, their keys
         distinct; a record whose key is stored already is skipped (see the
         module docstring, and :func:`new_only`). Returns the ticket ids of
         the groups (a group all of whose records were stored before may be
-        left out when its ticket is not found). Transient failures (deadlock after retries, unreachable
+        left out when its ticket is not found), with the number of tickets
+        this call created and of solved tickets it reopened: exact with
+        concurrent writers (each counted by the one writer that did it). Transient failures (deadlock after retries, unreachable
         database) raise :class:`StorageUnavailable` with nothing written.
         """
         raise MissingCapability(Capability.TICKETS.value)

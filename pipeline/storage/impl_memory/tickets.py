@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pipeline.models import Occurrence, Ticket, TicketStatus
-from pipeline.storage.ticket_rules import BUMPS, bumped, new_ticket
-from pipeline.storage.tickets import TicketGroup, TicketQuery, new_only
+from pipeline.storage.ticket_rules import BUMPS, REGRESSION, bumped, new_ticket
+from pipeline.storage.tickets import TicketGroup, TicketQuery, Written, new_only
 
 _T = TypeVar("_T")
 
@@ -40,6 +40,13 @@ def _sort_value(item: Any, column: str) -> Any:
 
 def _page(items: list[_T], limit: int | None, offset: int) -> list[_T]:
     return items[offset:] if limit is None else items[offset : offset + limit]
+
+
+def _reopened(old: Ticket, new: Ticket) -> bool:
+    """True when bumping ``old`` into ``new`` applied the regression
+    (:data:`~pipeline.storage.ticket_rules.REGRESSION`)."""
+    column, stored, image = REGRESSION
+    return bool(getattr(old, column) == stored and getattr(new, column) == image)
 
 
 class MemoryTickets:
@@ -70,17 +77,22 @@ class MemoryTickets:
         stored = {bump.column: getattr(old, bump.column) for bump in BUMPS}
         return dataclasses.replace(old, **bumped(stored, values))
 
-    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> Written:
         with self._ticket_lock:
-            ids = {
-                (g.app_id, g.record_hash): self._ticket_keys[(g.app_id, g.record_hash)]
-                for g in groups
-                if (g.app_id, g.record_hash) in self._ticket_keys
-            }
+            written = Written(
+                {
+                    (g.app_id, g.record_hash): self._ticket_keys[(g.app_id, g.record_hash)]
+                    for g in groups
+                    if (g.app_id, g.record_hash) in self._ticket_keys
+                }
+            )
             for group in new_only(groups, self._occurrence_keys):
+                old = self._tickets.get(self._ticket_keys.get((group.app_id, group.record_hash), 0))
                 ticket = self._upsert(group)
                 self._tickets[ticket.ticket_id] = ticket
-                ids[(group.app_id, group.record_hash)] = ticket.ticket_id
+                written.ticket_ids[(group.app_id, group.record_hash)] = ticket.ticket_id
+                written.created += old is None
+                written.regressed += old is not None and _reopened(old, ticket)
                 for record, key in zip(group.records, group.keys, strict=True):
                     occurrence_id = next(self._occurrence_ids)
                     self._occurrences[occurrence_id] = Occurrence(
@@ -92,7 +104,7 @@ class MemoryTickets:
                     )
                     self._occurrence_keys[key] = occurrence_id
                     self._key_of[occurrence_id] = key
-        return ids
+        return written
 
     def _forget(self, occurrence_id: int) -> None:
         del self._occurrences[occurrence_id]

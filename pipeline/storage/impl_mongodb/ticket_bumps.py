@@ -5,8 +5,9 @@ Generated from :mod:`pipeline.storage.ticket_rules`: each bump's
 (``$inc``, ``$min``, ``$max``, ``$set``) in the ticket's
 ``update_one(upsert=True)``, the columns without one go in
 ``$setOnInsert``, and a MAP (solved becomes regressed), which no operator
-expresses, becomes a conditional ``update_many`` per application sent in
-the same bulk (:mod:`.ticket_upserts`).
+expresses, becomes a conditional ``update_many`` per application sent
+after the upserts in a bulk of its own (:mod:`.ticket_upserts`), whose
+modified count is the number of tickets reopened.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pymongo import UpdateMany, UpdateOne
 
 from pipeline.storage.impl_mongodb.events import to_micros
 from pipeline.storage.ticket_batch import TicketGroup
-from pipeline.storage.ticket_rules import BUMPS, Op, new_ticket, plain
+from pipeline.storage.ticket_rules import BUMPS, REGRESSION, Op, new_ticket, plain, remaps
 
 #: Ticket columns kept twice (see :mod:`.tickets`): a date, and exact microseconds.
 _MICROS_FIELDS = {"first_occurrence_time": "first_us", "last_occurrence_time": "last_us"}
-#: The update operator of each :class:`Op` but MAP (see :func:`remaps`).
+#: The update operator of each :class:`Op` but MAP (see :func:`remap_bulks`).
 _OPERATORS = {Op.ADD: "$inc", Op.LEAST: "$min", Op.GREATEST: "$max", Op.SET: "$set"}
 #: Columns the upsert's filter names: the server copies them into a new document.
 _FILTER_COLUMNS = ("app_id", "record_hash")
@@ -38,7 +39,7 @@ def _fields(column: str, value: Any) -> dict[str, Any]:
 def upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
     """The group's ticket created with ``ticket_id``, or bumped (:mod:`.ticket_rules`).
 
-    A column without a bump, or with a MAP (applied by :func:`remaps`), is
+    A column without a bump, or with a MAP (applied by :func:`remap_bulks`), is
     set on insert only; the other bumps' operators set a new document's
     fields to the group's values as well.
     """
@@ -54,9 +55,11 @@ def upsert(group: TicketGroup, ticket_id: int) -> UpdateOne:
     return UpdateOne(key, update, upsert=True)
 
 
-def remaps(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
-    """The MAP bumps: per application and mapped value, its tickets among ``groups``
-    holding that value get its image (a solved ticket becomes regressed).
+def remap_bulks(groups: Sequence[TicketGroup]) -> list[tuple[bool, list[UpdateMany]]]:
+    """The MAP bumps, one bulk per mapped pair (``True`` for the
+    :data:`~pipeline.storage.ticket_rules.REGRESSION`, whose modified count
+    is the tickets reopened): per application, its tickets among ``groups``
+    holding the mapped value get its image (a solved ticket becomes regressed).
 
     Each also sets the SET bumps' columns again (``solved`` false), which the
     upsert set already: so a change between the two statements (a solve, on
@@ -70,12 +73,15 @@ def remaps(groups: Sequence[TicketGroup]) -> list[UpdateMany]:
         if bump.op is Op.SET:
             sets.update(_fields(bump.column, bump.value))
     return [
-        UpdateMany(
-            {"app_id": app_id, "record_hash": {"$in": found}, **_fields(bump.column, stored)},
-            {"$set": {**_fields(bump.column, image), **sets}},
+        (
+            (column, stored, image) == REGRESSION,
+            [
+                UpdateMany(
+                    {"app_id": app_id, "record_hash": {"$in": found}, **_fields(column, stored)},
+                    {"$set": {**_fields(column, image), **sets}},
+                )
+                for app_id, found in hashes.items()
+            ],
         )
-        for bump in BUMPS
-        if bump.op is Op.MAP
-        for stored, image in bump.mapping
-        for app_id, found in hashes.items()
+        for column, stored, image in remaps()
     ]

@@ -1,7 +1,7 @@
 """Writing a batch of tickets to MongoDB: race-free, in a transaction when the server has them.
 
 Occurrences first, then the tickets, bumped only by the occurrences that
-were new. Five round trips per batch: (in a transaction) read which of the
+were new. Six round trips per batch: (in a transaction) read which of the
 batch's given occurrence keys are stored already; read the ids of the
 batch's ticket keys that exist; reserve ids (new tickets, every occurrence);
 one unordered ``insert_many`` of the occurrences, each carrying its ticket's
@@ -11,8 +11,12 @@ counted; then one unordered bulk of ``update_one(upsert=True)`` per ticket
 that got new occurrences, its operators generated from
 :mod:`pipeline.storage.ticket_rules` (``$inc`` the count by them,
 ``$min``/``$max`` their times, ``$set`` ``solved`` false, ``$setOnInsert``
-the id and description) plus one conditional ``update_many`` per
-application turning its solved tickets among them into ``regressed``.
+the id and description), then a bulk of one conditional ``update_many``
+per application turning its solved tickets among them into ``regressed``.
+The tickets the upsert bulk reports upserted are those this write created;
+the ones the second bulk modified, those it reopened (each document is
+changed atomically, and in a transaction a concurrent change aborts one
+writer, so no ticket is counted twice).
 The unique index on ``(app_id, record_hash)`` keeps concurrent writers to
 one ticket per key: an upsert that loses the insert race either matches the
 winner's document (the server retries it) or fails with a duplicate-key
@@ -56,8 +60,8 @@ from pipeline.exceptions import StorageError, StorageUnavailable
 from pipeline.models import TicketRecord
 from pipeline.storage.impl_mongodb.errors import DUPLICATE_KEY, translated
 from pipeline.storage.impl_mongodb.events import to_micros
-from pipeline.storage.impl_mongodb.ticket_bumps import remaps, upsert
-from pipeline.storage.tickets import TicketGroup, given_keys, new_only
+from pipeline.storage.impl_mongodb.ticket_bumps import remap_bulks, upsert
+from pipeline.storage.tickets import TicketGroup, Written, given_keys, new_only
 
 LOG = logging.getLogger(__name__)
 #: Rounds of the upsert bulk before giving up on keys that keep colliding.
@@ -125,22 +129,23 @@ class TicketUpserts:
         self._counters = database["counters"]
         self._transactions = transactions
 
-    def write(self, groups: Sequence[TicketGroup]) -> dict[Key, int]:
-        """Upsert every group's ticket, then insert its occurrences; the ticket ids."""
+    def write(self, groups: Sequence[TicketGroup]) -> Written:
+        """Insert the groups' new occurrences, then upsert their tickets; the ticket
+        ids and how many tickets were created and reopened."""
         with translated("recording tickets"):
             if not self._transactions:
                 return self._write(groups, None)
             for attempt in range(TRANSACTION_ATTEMPTS):
-                ids = self._write_in_transaction(groups)
-                if ids is not None:
-                    return ids
+                written = self._write_in_transaction(groups)
+                if written is not None:
+                    return written
                 # Jittered back-off so that colliding writers fall out of step.
                 time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
         raise StorageUnavailable(
             f"ticket transactions kept colliding after {TRANSACTION_ATTEMPTS} attempts"
         )
 
-    def _write_in_transaction(self, groups: Sequence[TicketGroup]) -> dict[Key, int] | None:
+    def _write_in_transaction(self, groups: Sequence[TicketGroup]) -> Written | None:
         """One transaction; None when it lost a race and must run again.
 
         Not ``with_transaction``: that retries for up to two minutes, also
@@ -158,9 +163,7 @@ class TicketUpserts:
         LOG.debug("a ticket transaction lost a race; running it again")
         return None
 
-    def _write(
-        self, groups: Sequence[TicketGroup], session: ClientSession | None
-    ) -> dict[Key, int]:
+    def _write(self, groups: Sequence[TicketGroup], session: ClientSession | None) -> Written:
         fresh = list(groups)
         if session is not None:  # a consistent snapshot: the lookup is exact
             stored = self._stored_keys(given_keys(groups), session)
@@ -179,9 +182,19 @@ class TicketUpserts:
                 )
         duplicates = self._insert_occurrences(documents, list(occurrence_ids), session)
         counted = new_only(fresh, duplicates) if duplicates else fresh
-        ids = self._upsert_all(counted, assigned, set(known), session)
-        self._repoint(counted, assigned, ids, occurrence_ids, session)
-        return {**known, **ids}
+        written = self._upsert_all(counted, assigned, set(known), session)
+        written.regressed = self._reopen(counted, session)
+        self._repoint(counted, assigned, written.ticket_ids, occurrence_ids, session)
+        written.ticket_ids = {**known, **written.ticket_ids}
+        return written
+
+    def _reopen(self, groups: Sequence[TicketGroup], session: ClientSession | None) -> int:
+        """Apply the MAP bumps to the groups' tickets; how many solved ones were reopened."""
+        reopened = 0
+        for counted, operations in remap_bulks(groups) if groups else ():
+            result = self._tickets.bulk_write(operations, ordered=False, session=session)
+            reopened += result.modified_count if counted else 0
+        return reopened
 
     def _stored_keys(self, keys: Sequence[str], session: ClientSession | None) -> set[str]:
         if not keys:
@@ -197,12 +210,13 @@ class TicketUpserts:
         assigned: dict[Key, int],
         known: set[Key],
         session: ClientSession | None,
-    ) -> dict[Key, int]:
-        """Upsert every group with its ``assigned`` id (existing for ``known``); final ids."""
-        ids: dict[Key, int] = {}
+    ) -> Written:
+        """Upsert every group with its ``assigned`` id (existing for ``known``); final
+        ids, and how many tickets the upserts created."""
+        written = Written({})
         pending = list(groups)
         if not pending:  # every record was a redelivery
-            return ids
+            return written
         for attempt in range(MAX_ATTEMPTS):
             if attempt:  # the keys that lost a race exist now: learn their ids
                 found = self._known_ids(pending, session)
@@ -210,9 +224,9 @@ class TicketUpserts:
                 new_ids, _ = self._reserve(len(missing), 0)
                 assigned = {**assigned, **found, **{_key(g): next(new_ids) for g in missing}}
                 known = set(found)
-            pending = self._bulk(pending, assigned, known, ids, session)
+            pending = self._bulk(pending, assigned, known, written, session)
             if not pending:
-                return ids
+                return written
             LOG.debug("retrying %d ticket upserts that lost a race", len(pending))
         raise StorageUnavailable(
             f"{len(pending)} ticket upserts kept colliding after {MAX_ATTEMPTS} attempts"
@@ -279,16 +293,15 @@ class TicketUpserts:
         groups: list[TicketGroup],
         assigned: dict[Key, int],
         known: set[Key],
-        ids: dict[Key, int],
+        written: Written,
         session: ClientSession | None,
     ) -> list[TicketGroup]:
-        """One unordered bulk for ``groups``; fills ``ids``; returns the groups to retry.
+        """One unordered bulk for ``groups``; fills ``written``; returns the groups to retry.
 
         ``assigned`` holds each key's id: the existing one for ``known``
         keys, a freshly reserved one for the others.
         """
         operations: list[Any] = [upsert(group, assigned[_key(group)]) for group in groups]
-        operations += remaps(groups)
         try:
             result = self._tickets.bulk_write(operations, ordered=False, session=session)
             upserted = result.upserted_ids or {}
@@ -305,9 +318,11 @@ class TicketUpserts:
             and all(e.get("code") in conflicts for e in errors.values())
         ):
             raise _Collided()  # the server has aborted the transaction
-        if any(e.get("code") != DUPLICATE_KEY or i >= len(groups) for i, e in errors.items()):
+        if any(e.get("code") != DUPLICATE_KEY for e in errors.values()):
             raise StorageError(f"ticket upsert failed: {list(errors.values())}")
         retry, matched_new = [], []
+        ids = written.ticket_ids
+        written.created += len(upserted)
         for index, group in enumerate(groups):
             key = _key(group)
             if index in errors:

@@ -37,7 +37,7 @@ from pipeline.models import Occurrence, Ticket, TicketStatus
 from pipeline.storage.impl_mongodb.errors import translated
 from pipeline.storage.impl_mongodb.events import from_micros, to_micros
 from pipeline.storage.impl_mongodb.ticket_upserts import KEY_INDEX, TicketUpserts
-from pipeline.storage.tickets import TicketGroup, TicketQuery
+from pipeline.storage.tickets import TicketGroup, TicketQuery, Written
 
 _TICKET_FIELDS = {
     "ticket_id": "_id",
@@ -120,7 +120,7 @@ class MongoTickets:
         self._counter_collection = database["counters"]
         self._upserts = TicketUpserts(database, transactions)
 
-    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> Written:
         return self._upserts.write(groups)
 
     def _query_tickets(self, query: TicketQuery) -> list[Ticket]:

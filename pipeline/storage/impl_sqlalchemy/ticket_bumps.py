@@ -4,7 +4,10 @@ Both are generated from :mod:`pipeline.storage.ticket_rules`, one SQL
 expression per :class:`~pipeline.storage.ticket_rules.Op`, and serve every
 SQL dialect: SQLite's ``ON CONFLICT DO UPDATE`` and MySQL's ``ON DUPLICATE
 KEY UPDATE`` (:mod:`.ticket_writes`), and PostgreSQL's bulk upsert, which
-compiles them into its statement (:mod:`.ticket_postgresql`).
+compiles them into its statement (:mod:`.ticket_postgresql`). The MAP
+bump (a solved ticket becomes regressed) is the UPDATE of :func:`remap`,
+run after the upsert on the rows it locked, its row count the tickets
+reopened.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.storage.ticket_batch import TicketGroup
-from pipeline.storage.ticket_rules import BUMPS, Bump, Op, new_ticket, plain
+from pipeline.storage.ticket_rules import (
+    BUMPS,
+    REGRESSION,
+    Bump,
+    Op,
+    new_ticket,
+    plain,
+    remaps,
+    upsert_bumps,
+)
 
 
 def ticket_rows(groups: Sequence[TicketGroup]) -> list[dict[str, Any]]:
@@ -49,8 +61,30 @@ def _assignment(bump: Bump, column: Any, new: Any) -> Any:
 
 
 def assignments(table: sa.Table, new: Any) -> list[tuple[str, Any]]:
-    """The upsert's assignments, one per :data:`~pipeline.storage.ticket_rules.BUMPS`
-    rule; ``new`` names the row that was to be inserted (``excluded``, ``VALUES()``)."""
+    """The upsert's assignments, one per rule of
+    :func:`~pipeline.storage.ticket_rules.upsert_bumps`; ``new`` names the row
+    that was to be inserted (``excluded``, ``VALUES()``)."""
     return [
-        (bump.column, _assignment(bump, table.c[bump.column], new[bump.column])) for bump in BUMPS
+        (bump.column, _assignment(bump, table.c[bump.column], new[bump.column]))
+        for bump in upsert_bumps()
     ]
+
+
+def remap(conn: sa.Connection, table: sa.Table, ticket_ids: Sequence[int]) -> int:
+    """Apply the MAP bumps to the tickets ``ticket_ids`` (which this transaction's
+    upsert has locked) holding a mapped value; how many it reopened (the
+    :data:`~pipeline.storage.ticket_rules.REGRESSION` pair's row count)."""
+    if not ticket_ids:
+        return 0
+    sets = {bump.column: _literal(bump.value) for bump in BUMPS if bump.op is Op.SET}
+    reopened = 0
+    for column, stored, image in remaps():
+        statement = (
+            sa.update(table)
+            .where(table.c.ticket_id.in_(list(ticket_ids)), table.c[column] == _literal(stored))
+            .values({column: _literal(image), **sets})
+        )
+        changed = conn.execute(statement).rowcount
+        if (column, stored, image) == REGRESSION:
+            reopened += changed
+    return reopened

@@ -83,7 +83,7 @@ def _upsert_statement(table: sa.Table, dialect: sa.Dialect, columns: tuple[str, 
         INSERT INTO {preparer.format_table(table)} ({", ".join(map(preparer.quote, columns))})
         SELECT * FROM unnest({arrays})
         ON CONFLICT (app_id, record_hash) DO UPDATE SET {bumps}
-        RETURNING app_id, record_hash, ticket_id
+        RETURNING app_id, record_hash, ticket_id, occurrence_count
     """
 
 
@@ -93,8 +93,9 @@ def _array_value(value: Any) -> Any:
 
 def upsert(
     conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
-) -> dict[tuple[str, str], int]:
-    """Create or bump every group's ticket in one statement; their ids by key."""
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Create or bump every group's ticket in one statement; by key, its id and
+    its count after the upsert."""
     rows = ticket_rows(groups)
     columns = tuple(rows[0])
     query = _upsert_statement(table, conn.dialect, columns)
@@ -102,7 +103,9 @@ def upsert(
     dbapi: Any = conn.connection.dbapi_connection
     with _as_sqlalchemy_errors(conn, query), dbapi.cursor() as cursor:
         cursor.execute(query, params)
-        return {(app_id, key): ticket_id for app_id, key, ticket_id in cursor.fetchall()}
+        return {
+            (app_id, key): (ticket_id, count) for app_id, key, ticket_id, count in cursor.fetchall()
+        }
 
 
 def stored_keys(conn: sa.Connection, table: sa.Table, keys: Sequence[str]) -> set[str]:

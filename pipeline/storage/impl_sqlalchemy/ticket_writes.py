@@ -9,9 +9,17 @@ be), the groups narrowed to their new records
 — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite) or ``INSERT ... ON DUPLICATE
 KEY UPDATE`` (MySQL/MariaDB), compiled once and sent with executemany
 (PyMySQL makes it one multi-row statement) — bumping the tickets by the new
-records only, a SELECT of their ids, and one executemany INSERT of the new
-occurrences. PostgreSQL does the same with one key lookup, one ``unnest``
-upsert and a COPY (:mod:`.ticket_postgresql`).
+records only, a SELECT of their ids and counts, the UPDATE reopening the
+solved ones among them (:func:`.ticket_bumps.remap`), and one executemany
+INSERT of the new occurrences. PostgreSQL does the same with one key lookup,
+one ``unnest`` upsert returning ids and counts, the UPDATE, and a COPY
+(:mod:`.ticket_postgresql`).
+
+What the chunk did is counted exactly, also with concurrent writers: a
+ticket is created by this chunk when its count after the upsert is the
+count the chunk added (the row is locked by the upsert until commit, and a
+stored count is at least one); it is reopened when the UPDATE after the
+upsert, on rows this transaction holds locked, finds it solved.
 
 Race-free with concurrent writers of the same redelivered record: both may
 find its key absent and bump the ticket, but the unique index on the key
@@ -34,9 +42,9 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
-from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, ticket_rows
+from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, remap, ticket_rows
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TicketTables
-from pipeline.storage.tickets import TicketGroup, given_keys, new_only
+from pipeline.storage.tickets import TicketGroup, Written, given_keys, new_only
 
 #: Groups per upsert statement (keeps bind parameters under every limit).
 UPSERT_CHUNK = 500
@@ -111,40 +119,62 @@ def stored_keys(conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGro
 
 def _ticket_ids(
     conn: sa.Connection, table: sa.Table, groups: Sequence[TicketGroup]
-) -> dict[tuple[str, str], int]:
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """By key, the id and count of the ``groups``' tickets that exist."""
     c = table.c
     keys = [(g.app_id, g.record_hash) for g in groups]
     rows = conn.execute(
-        sa.select(c.app_id, c.record_hash, c.ticket_id).where(
+        sa.select(c.app_id, c.record_hash, c.ticket_id, c.occurrence_count).where(
             sa.tuple_(c.app_id, c.record_hash).in_(keys)
         )
     )
-    return {(app_id, record_hash): ticket_id for app_id, record_hash, ticket_id in rows}
+    return {(app_id, key): (ticket_id, count) for app_id, key, ticket_id, count in rows}
+
+
+def _upserted(
+    conn: sa.Connection,
+    tables: TicketTables,
+    groups: Sequence[TicketGroup],
+    fresh: Sequence[TicketGroup],
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Upsert the ``fresh`` groups; by key, the id and count of every group's ticket."""
+    if not postgresql_bulk.supported(conn):
+        if fresh:
+            conn.execute(_upsert(tables.ticket, conn.dialect.name), ticket_rows(fresh))
+        return _ticket_ids(conn, tables.ticket, groups)
+    found = postgresql_bulk.upsert(conn, tables.ticket, fresh) if fresh else {}
+    if len(found) < len(groups):  # redelivered records only: tickets not bumped
+        rest = [g for g in groups if (g.app_id, g.record_hash) not in found]
+        found.update(_ticket_ids(conn, tables.ticket, rest))
+    return found
 
 
 def write_chunk(
     conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
-) -> dict[tuple[str, str], int]:
+) -> Written:
     """Store the chunk's new occurrences and bump their tickets (see the module docstring).
 
-    Returns the ticket ids by key; raises :class:`Collided` when another
-    writer stored one of the keys since the lookup.
+    Returns the ticket ids by key and what was created and reopened;
+    raises :class:`Collided` when another writer stored one of the keys
+    since the lookup.
     """
     stored = stored_keys(conn, tables.occurrence, groups)
     fresh = new_only(groups, stored) if stored else groups
-    if postgresql_bulk.supported(conn):
-        ids = postgresql_bulk.upsert(conn, tables.ticket, fresh) if fresh else {}
-        if len(ids) < len(groups):  # redelivered records only: tickets not bumped
-            rest = [g for g in groups if (g.app_id, g.record_hash) not in ids]
-            ids.update(_ticket_ids(conn, tables.ticket, rest))
-        with _collisions():
+    found = _upserted(conn, tables, groups, fresh)
+    ids = {key: ticket_id for key, (ticket_id, _) in found.items()}
+    created = [g for g in fresh if found[(g.app_id, g.record_hash)][1] == g.count]
+    existing = [
+        found[(g.app_id, g.record_hash)][0]
+        for g in fresh
+        if found[(g.app_id, g.record_hash)][1] != g.count
+    ]
+    written = Written(ids, len(created), remap(conn, tables.ticket, existing))
+    if not fresh:
+        return written
+    with _collisions():
+        if postgresql_bulk.supported(conn):
             postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(fresh, ids))
-        return ids
-    if fresh:
-        conn.execute(_upsert(tables.ticket, conn.dialect.name), ticket_rows(fresh))
-    ids = _ticket_ids(conn, tables.ticket, groups)
-    if fresh:
-        with _collisions():
+        else:
             conn.execute(
                 sa.insert(tables.occurrence),
                 [
@@ -158,4 +188,4 @@ def write_chunk(
                     for ticket_id, when, app_id, text, key in _occurrence_rows(fresh, ids)
                 ],
             )
-    return ids
+    return written

@@ -35,7 +35,7 @@ from pipeline.storage.impl_sqlalchemy.ticket_schema import (
     TicketTables,
     ticket_tables,
 )
-from pipeline.storage.tickets import TicketGroup, TicketQuery
+from pipeline.storage.tickets import TicketGroup, TicketQuery, Written
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -137,13 +137,16 @@ class SQLTickets:
                     LOG.info("%s: %s; retry %d in %.2fs", action, err.orig, attempt, pause)
                     time.sleep(pause)
 
-    def _write_tickets(self, groups: Sequence[TicketGroup]) -> dict[tuple[str, str], int]:
-        def work(conn: sa.Connection) -> dict[tuple[str, str], int]:
-            ids: dict[tuple[str, str], int] = {}
+    def _write_tickets(self, groups: Sequence[TicketGroup]) -> Written:
+        def work(conn: sa.Connection) -> Written:
+            total = Written({})
             for start in range(0, len(groups), ticket_writes.UPSERT_CHUNK):
                 chunk = groups[start : start + ticket_writes.UPSERT_CHUNK]
-                ids.update(ticket_writes.write_chunk(conn, self.ticket_tables, chunk))
-            return ids
+                written = ticket_writes.write_chunk(conn, self.ticket_tables, chunk)
+                total.ticket_ids.update(written.ticket_ids)
+                total.created += written.created
+                total.regressed += written.regressed
+            return total
 
         return self._in_transaction("record tickets", work)
 

@@ -2,9 +2,11 @@
 
 A seeded stream (:mod:`.ticket_model`) of record batches, solves and
 deletes is applied to the driver under test and to :class:`TicketModel`;
-after each step random ``get_tickets``/``count_tickets``/``get_ticket``
-and ``get_occurrences`` calls must agree, and every few steps the whole
-state (each ticket, each occurrence) is compared.
+each ``record_tickets`` call must report the tickets it created and the
+solved ones it reopened as the model counts them; after each step random
+``get_tickets``/``count_tickets``/``get_ticket`` and ``get_occurrences``
+calls must agree, and every few steps the whole state (each ticket, each
+occurrence) is compared.
 
 Reproduce a failure with the seed it prints::
 
@@ -75,7 +77,11 @@ class Replay:
         self.log.append(f"record {sent}")
         result = self.conn.record_tickets(records)
         assert not result.failed and result.stored == len(records), self.fail(str(result))
-        self.model.record(records, result.ticket_ids)
+        created, regressed = self.model.record(records, result.ticket_ids)
+        got = (result.created, result.regressed)
+        assert got == (created, regressed), self.fail(
+            f"(created, regressed) = {got}, expected {(created, regressed)}"
+        )
 
     def _solve(self, key: tuple[str, str]) -> None:
         self._change(key, "solve")
@@ -190,6 +196,7 @@ def test_the_streams_hold_the_cases_they_promise() -> None:
     maker, model = StreamMaker(random.Random(SEED + 8)), TicketModel()
     ids = iter(range(1, 10_000))
     statuses, recreated, redelivered, seen_keys = set(), 0, 0, set()
+    regressed = 0
     for _ in range(STEPS):
         kind, argument = maker.step(redeliveries=True)
         if kind == "record":
@@ -198,13 +205,13 @@ def test_the_streams_hold_the_cases_they_promise() -> None:
             new = {(r.app_id, r.record_hash) for r in argument} - set(model.tickets)
             recreated += len(new & seen_keys)
             seen_keys |= new
-            model.record(
+            regressed += model.record(
                 argument,
                 {key: next(ids) for key in new}
                 | {key: t.ticket.ticket_id for key, t in model.tickets.items()},
-            )
+            )[1]
         elif argument in model.tickets:
             getattr(model, kind)(argument)
         statuses |= {t.ticket.status for t in model.tickets.values()}
     assert statuses == set(TicketStatus)
-    assert recreated >= 1 and redelivered >= 5
+    assert recreated >= 1 and redelivered >= 5 and regressed >= 2

@@ -7,7 +7,8 @@ its group's earliest record; every new occurrence adds one to the count and
 widens first/last; a solved ticket that fires again is ``regressed``; a
 deleted ticket is gone with its occurrences and the same key later makes a
 new ticket. An occurrence whose identity is already stored (a redelivery)
-changes nothing, not even a solved status.
+changes nothing, not even a solved status. Each batch says how many tickets
+it created and how many solved ones it reopened.
 
 :func:`make_stream` draws the steps: batches of records of a few keys with
 out-of-order times (whole seconds, microseconds, other UTC offsets), solves,
@@ -73,8 +74,13 @@ class TicketModel:
         """Identities of every occurrence currently stored."""
         return {key for t in self.tickets.values() for key, _ in t.occurrences}
 
-    def record(self, records: Sequence[TicketRecord], ids: dict[tuple[str, str], int]) -> None:
-        """Apply one ``record_tickets`` batch; ``ids`` are the driver's ticket ids."""
+    def record(
+        self, records: Sequence[TicketRecord], ids: dict[tuple[str, str], int]
+    ) -> tuple[int, int]:
+        """Apply one ``record_tickets`` batch; ``ids`` are the driver's ticket ids.
+
+        Returns how many tickets the batch created and how many it reopened.
+        """
         stored = self.stored_identities()
         groups: dict[tuple[str, str], list[TicketRecord]] = {}
         for record in records:
@@ -82,8 +88,13 @@ class TicketModel:
                 continue  # a redelivery, in this batch or from an earlier one
             stored.add(identity(record))
             groups.setdefault((record.app_id, record.record_hash), []).append(record)
+        created = regressed = 0
         for key, members in groups.items():
+            was = self.tickets.get(key)
             self._apply_group(key, members, ids[key])
+            created += was is None
+            regressed += was is not None and was.ticket.status is TicketStatus.SOLVED
+        return created, regressed
 
     def _apply_group(self, key: tuple[str, str], members: list[TicketRecord], new_id: int) -> None:
         first = min(members, key=lambda r: r.time)
