@@ -91,9 +91,9 @@ class TicketModel:
         created = regressed = 0
         for key, members in groups.items():
             was = self.tickets.get(key)
-            self._apply_group(key, members, ids[key])
             created += was is None
             regressed += was is not None and was.ticket.status is TicketStatus.SOLVED
+            self._apply_group(key, members, ids[key])
         return created, regressed
 
     def _apply_group(self, key: tuple[str, str], members: list[TicketRecord], new_id: int) -> None:
