@@ -4,6 +4,9 @@ logbook's select-then-insert lost 25-70% of first occurrences in this
 scenario; the driver's atomic upserts must lose none, on every SQL database and MongoDB.
 Every process also writes the same redelivered records (one occurrence key
 each), which must count exactly once however the writers interleave.
+Some shared tickets are solved before the race: each must be reopened, and
+counted as reopened (``TicketResult.regressed``) by exactly one writer, as
+each ticket's creation (``created``) must be counted by exactly one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ SHARED_KEYS = 50
 #: Records every process writes alike, as if the broker redelivered each of them 8 times.
 REDELIVERED = 20
 BATCH = 10
+#: Shared tickets created and solved before the race (none of them redelivered).
+SOLVED = range(SHARED_KEYS - 10, SHARED_KEYS)
 T0 = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
@@ -55,16 +60,36 @@ def _records(process: int) -> list[TicketRecord]:
     return records
 
 
-def _writer(url: str, process: int, barrier: Any, failures: Any) -> None:
-    """One process: wait for all, then write its records in small batches."""
+def _solved_before(url: str) -> None:
+    """Create the :data:`SOLVED` shared tickets with one record each, and solve them."""
+    conn = get_connection(url)
+    try:
+        result = conn.record_tickets([
+            TicketRecord(f"shared-{n}", "race", T0 - dt.timedelta(days=1), 14, "race",
+                         "race.py:1", "race", {"process": -2, "seq": n})
+            for n in SOLVED
+        ])
+        assert result.created == len(SOLVED) and not result.regressed
+        for ticket_id in result.ticket_ids.values():
+            conn.solve_ticket(ticket_id)
+    finally:
+        conn.close()
+
+
+def _writer(url: str, process: int, barrier: Any, failures: Any, counts: Any) -> None:
+    """One process: wait for all, then write its records in small batches; report
+    how many tickets it created and reopened."""
     try:
         conn = get_connection(url, require=[Capability.TICKETS])
         records = _records(process)
+        created = regressed = 0
         barrier.wait(timeout=120)
         for start in range(0, len(records), BATCH):
             result = conn.record_tickets(records[start:start + BATCH])
             assert not result.failed, result.failed
+            created, regressed = created + result.created, regressed + result.regressed
         conn.close()
+        counts.put((created, regressed))
     except BaseException as err:  # reported to the test, which fails with it
         failures.put(f"process {process}: {err!r}")
         raise
@@ -81,11 +106,12 @@ def race_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 
 def test_eight_racing_writers_lose_no_record(race_url: str) -> None:
+    _solved_before(race_url)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
-    failures = context.Queue()
+    failures, reported = context.Queue(), context.Queue()
     workers = [
-        context.Process(target=_writer, args=(race_url, n, barrier, failures))
+        context.Process(target=_writer, args=(race_url, n, barrier, failures, reported))
         for n in range(PROCESSES)
     ]
     for worker in workers:
@@ -94,8 +120,13 @@ def test_eight_racing_writers_lose_no_record(race_url: str) -> None:
         worker.join(300)
     errors = [failures.get() for _ in range(failures.qsize())] if not failures.empty() else []
     assert not errors and all(w.exitcode == 0 for w in workers), errors
+    counts_by_writer = [reported.get(timeout=10) for _ in workers]
+    # Every ticket's creation and every reopening counted by exactly one writer.
+    assert sum(c for c, _ in counts_by_writer) == PROCESSES * NEW_KEYS + SHARED_KEYS - len(SOLVED)
+    assert sum(r for _, r in counts_by_writer) == len(SOLVED)
 
     written = PROCESSES * (NEW_KEYS + SHARED_KEYS) + REDELIVERED  # each redelivery once
+    written += len(SOLVED)  # the records before the race
     conn = get_connection(race_url)
     try:
         tickets = conn.get_tickets(limit=None, app_id="race")
@@ -103,15 +134,18 @@ def test_eight_racing_writers_lose_no_record(race_url: str) -> None:
         assert sum(t.occurrence_count for t in tickets) == written
         counts = {t.record_hash: t.occurrence_count for t in tickets}
         assert all(
-            counts[f"shared-{n}"] == PROCESSES + (n < REDELIVERED) for n in range(SHARED_KEYS)
+            counts[f"shared-{n}"] == PROCESSES + (n < REDELIVERED) + (n in SOLVED)
+            for n in range(SHARED_KEYS)
         )
+        statuses = {t.record_hash: t.status.value for t in tickets}
+        assert {statuses[f"shared-{n}"] for n in SOLVED} == {"regressed"}
         occurrences = {
             t.ticket_id: conn.get_occurrences(t.ticket_id, limit=None) for t in tickets
         }
         rows = [(o.data["process"], o.data["seq"]) for found in occurrences.values() for o in found]
         assert len(rows) == written  # one occurrence row per record, none doubled
         expected = {(p, s) for p in range(PROCESSES) for s in range(NEW_KEYS + SHARED_KEYS)}
-        expected |= {(-1, n) for n in range(REDELIVERED)}
+        expected |= {(-1, n) for n in range(REDELIVERED)} | {(-2, n) for n in SOLVED}
         assert set(rows) == expected  # and none lost
         for ticket in tickets:
             assert ticket.first_occurrence_time == min(o.time for o in occurrences[ticket.ticket_id])
@@ -225,6 +259,7 @@ def test_a_key_stored_after_the_lookup_reruns_the_batch(
         try:
             result = conn.record_tickets([redelivered, _one("a"), _one("b")])
             assert not result.failed and calls == [0, 1]  # missed, then found on the rerun
+            assert (result.created, result.regressed) == (1, 0)  # b; a: the other writer's
             counts = {t.record_hash: t.occurrence_count for t in conn.get_tickets(limit=None)}
             assert counts == {"a": 2, "b": 1}
             ticket_id = result.ticket_ids[("app", "a")]
