@@ -58,7 +58,13 @@ class Accounting:
     def outcome(self, done: Done, written: Written) -> Outcome:
         """What the acknowledged batch ``done`` did."""
         outcome = Outcome(
-            len(done.batch), written.events, written.duplicates, written.tickets, done.plan.dropped
+            len(done.batch),
+            written.events,
+            written.duplicates,
+            written.tickets,
+            done.plan.dropped,
+            tickets_created=written.tickets_created,
+            tickets_regressed=written.tickets_regressed,
         )
         if self.detailed:
             outcome.queues = done.queues

@@ -329,7 +329,11 @@ class Consumer(ConsumerMixin):  # type: ignore[misc]
 
     def _finish(self, done: Done) -> None:
         """Dead-letter and acknowledge a stored batch (consumer thread only)."""
-        if done.generation != self._generation:
+        stale = done.generation != self._generation
+        if (stale or self._abandoned) and done.written is not None:
+            # Stored, never acknowledged: its redelivery creates no ticket again.
+            self.stats.tickets_changed(done.written.tickets_created, done.written.tickets_regressed)
+        if stale:
             LOG.info(
                 "batch of %d messages from a previous broker connection stored; "
                 "its redelivery will be de-duplicated",

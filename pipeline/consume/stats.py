@@ -2,8 +2,8 @@
 
 Totals only grow; a report gives rates over the interval since the previous
 report (messages/s, events/s, tickets/s) plus running totals of
-dead-lettered messages, duplicates, dropped (unmatched) notifications and
-storage retries, and the batch write latency (mean and max over the
+dead-lettered messages, duplicates, dropped (unmatched) notifications,
+tickets created and reopened (regressed) and storage retries, and the batch write latency (mean and max over the
 interval). The same numbers feed the log line and ``pipeline consume
 --stats`` (one JSON object per line).
 
@@ -37,6 +37,8 @@ class Totals:
     messages: int = 0
     events: int = 0
     tickets: int = 0
+    tickets_created: int = 0
+    tickets_regressed: int = 0
     dead_lettered: int = 0
     duplicates: int = 0
     dropped: int = 0
@@ -57,6 +59,8 @@ class Outcome:
     duplicates: int = 0
     tickets: int = 0
     dropped: int = 0
+    tickets_created: int = 0
+    tickets_regressed: int = 0
     queues: Mapping[str, int] = field(default_factory=dict)
     duplicate_queues: Mapping[str, int] = field(default_factory=dict)
     dropped_queues: Mapping[str, int] = field(default_factory=dict)
@@ -108,6 +112,7 @@ class Stats:
         totals.duplicates += outcome.duplicates
         totals.tickets += outcome.tickets
         totals.dropped += outcome.dropped
+        self.tickets_changed(outcome.tickets_created, outcome.tickets_regressed)
         if self.metrics is not None:
             self.metrics.acknowledged(
                 outcome.queues,
@@ -116,6 +121,18 @@ class Stats:
                 outcome.event_types,
                 outcome.tickets,
             )
+
+    def tickets_changed(self, created: int, regressed: int) -> None:
+        """A stored batch created ``created`` tickets and reopened ``regressed``.
+
+        Counted once the batch is stored, acknowledged or not: a batch whose
+        connection was lost before its acknowledgement is redelivered, and
+        the redelivery, finding its records stored, creates nothing.
+        """
+        self.totals.tickets_created += created
+        self.totals.tickets_regressed += regressed
+        if self.metrics is not None:
+            self.metrics.tickets_changed(created, regressed)
 
     def dead_lettered(self, queue: str, kind: str) -> None:
         """One message of ``queue`` was dead-lettered for a reason of class ``kind``."""
@@ -155,7 +172,8 @@ def log_report(line: dict[str, Any], stream: TextIO | None = None) -> None:
     """Log a report at INFO, and write it as JSON to ``stream`` when given."""
     LOG.info(
         "%.1f msg/s, %.1f events/s, %.1f tickets/s; totals: %d messages, %d events, "
-        "%d tickets, %d dead-lettered, %d duplicates, %d dropped, %d storage retries; "
+        "%d tickets (%d new tickets, %d regressed), %d dead-lettered, %d duplicates, "
+        "%d dropped, %d storage retries; "
         "batch write %s ms mean, %s ms max",
         line["messages_per_s"],
         line["events_per_s"],
@@ -163,6 +181,8 @@ def log_report(line: dict[str, Any], stream: TextIO | None = None) -> None:
         line["messages"],
         line["events"],
         line["tickets"],
+        line["tickets_created"],
+        line["tickets_regressed"],
         line["dead_lettered"],
         line["duplicates"],
         line["dropped"],

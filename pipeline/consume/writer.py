@@ -45,6 +45,9 @@ class Written:
     events: int = 0
     duplicates: int = 0
     tickets: int = 0
+    #: Tickets created, and solved tickets reopened, by the batch's records.
+    tickets_created: int = 0
+    tickets_regressed: int = 0
     dead: list[tuple[Item, str]] = field(default_factory=list)
     event_types: Counter[str] = field(default_factory=Counter)
     duplicate_items: list[Item] = field(default_factory=list)
@@ -54,6 +57,8 @@ class Written:
         self.events += other.events
         self.duplicates += other.duplicates
         self.tickets += other.tickets
+        self.tickets_created += other.tickets_created
+        self.tickets_regressed += other.tickets_regressed
         self.dead.extend(other.dead)
         self.event_types.update(other.event_types)
         self.duplicate_items.extend(other.duplicate_items)
@@ -177,7 +182,7 @@ def _per_message(plan: Plan) -> list[Plan]:
 
 
 class _NoTickets:
-    stored = 0
+    stored = created = regressed = 0
     failed: ClassVar[dict[int, str]] = {}
 
 
@@ -190,7 +195,11 @@ def _size(plan: Plan) -> int:
 
 def _written(plan: Plan, events: RecordResult, tickets: Any, *, details: bool) -> Written:
     written = Written(
-        events=len(events.stored), duplicates=len(events.duplicates), tickets=tickets.stored
+        events=len(events.stored),
+        duplicates=len(events.duplicates),
+        tickets=tickets.stored,
+        tickets_created=tickets.created,
+        tickets_regressed=tickets.regressed,
     )
     by_id: dict[str, Item] = {}
     if events.failed or (details and events.duplicates):

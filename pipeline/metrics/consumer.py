@@ -103,6 +103,13 @@ class ProcessMetrics:
         self.occurrences = make.counter(
             "pipeline_ticket_occurrences_stored", "Ticket records (occurrences) stored"
         )
+        self.tickets_created = make.counter(
+            "pipeline_tickets_created", "Tickets created by the records stored"
+        )
+        self.tickets_regressed = make.counter(
+            "pipeline_tickets_regressed",
+            "Solved tickets reopened (status regressed) by the records stored",
+        )
 
     def _storage(self, make: _Factory) -> None:
         """Batches, their writes, and the retries while storage is unavailable."""
@@ -225,6 +232,14 @@ class FeedMetrics:
             process.event_type(event_type).inc(count)
         if occurrences:
             process.occurrences.inc(occurrences)
+
+    def tickets_changed(self, created: int, regressed: int) -> None:
+        """An acknowledged batch created ``created`` tickets and reopened ``regressed``
+        solved ones (each counted by exactly one writer: see ``TicketResult``)."""
+        if created:
+            self.process.tickets_created.inc(created)
+        if regressed:
+            self.process.tickets_regressed.inc(regressed)
 
     def dead_lettered(self, queue: str, kind: str) -> None:
         """One message dead-lettered from ``queue`` for a reason of class ``kind``."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from oslo_config import cfg
 
 from pipeline.metrics.monitor import PROCESS_NAME
+from pipeline.storage import get_connection
 from tests import servers
 from tests.functional.consume.conftest import (
     ConsumerProcess,
@@ -26,7 +27,7 @@ from tests.functional.consume.conftest import (
     publish_raw,
     wait_for,
 )
-from tests.functional.consume.scraping import get, readyz, scrape, total, value
+from tests.functional.consume.scraping import Samples, get, readyz, scrape, total, value
 from tests.functional.consume.test_faults import publish_stream
 from tests.functional.consume.test_process import children
 
@@ -52,6 +53,8 @@ UNDECODABLE = [b"\xff\xfe not even text", b"{broken json", b""]
 NOT_NOTIFICATIONS = [b'{"event_type": "compute.instance.update"}', b'["a", "list"]']
 UNMATCHED = 5
 LOG_RECORDS = 10
+#: Records of a solved ticket that reopen it (one regression, however many).
+REGRESSING = 6
 BAD_LEVELS = 2
 
 
@@ -85,6 +88,29 @@ def publish_phase_two(names: Names) -> None:
     logs += [log_record(100 + i, level="bogus") for i in range(BAD_LEVELS)]
     logs.append(log_record(200, channel="nul\u0000channel"))  # refused by the driver
     publish_raw(names, logs, routing_key=names.logging, exchange=names.logging)
+
+
+def solved_then_hit_again(port: int, names: Names, pg_url: str, before: Samples) -> None:
+    """Both tickets solved, then records of one of them (split over the two
+    workers) and of a new call site: one regression, one ticket created."""
+    storage = get_connection(pg_url)
+    try:
+        for ticket in storage.get_tickets(limit=None):
+            storage.solve_ticket(ticket.ticket_id)
+    finally:
+        storage.close()
+    acknowledged = value(before, "pipeline_messages_acknowledged_total", queue=names.logging)
+    again = [log_record(300 + 2 * i) for i in range(REGRESSING)]  # lineno 10: solved before
+    again.append(log_record(400, lineno=99))  # a new call site
+    publish_raw(names, again, routing_key=names.logging, exchange=names.logging)
+    wait_for(lambda: value(scrape(port), "pipeline_messages_acknowledged_total",
+                           queue=names.logging) == acknowledged + REGRESSING + 1, 30,
+             "the records after the solve acknowledged")
+    after = scrape(port)
+    for name, moved in (("pipeline_tickets_regressed_total", 1),
+                        ("pipeline_tickets_created_total", 1),
+                        ("pipeline_ticket_occurrences_stored_total", REGRESSING + 1)):
+        assert value(after, name) - value(before, name) == moved, name
 
 
 def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
@@ -161,11 +187,15 @@ def test_two_workers_count_exactly_what_was_sent_and_readiness_follows_storage(
     # Two call sites, so two tickets (counted by the storage, all writers).
     wait_for(lambda: value(scrape(port), "pipeline_tickets", status="open") == 2, 20,
              "two open tickets")
+    assert delta("pipeline_tickets_created_total") == 2  # counted by the workers that made them
+    assert delta("pipeline_tickets_regressed_total") == 0
     # The dead-letter queue's depth is watched as well.
     letters = total(second, dead)
     wait_for(lambda: value(scrape(port), "pipeline_queue_messages",
                            broker="amqp://127.0.0.1:5672//", queue=names.dead) == letters, 10,
              "the dead letters waiting in their queue")
+
+    solved_then_hit_again(port, names, pg_url, second)
 
     # PostgreSQL refuses connections: not ready; allowed again: ready again.
     servers.allow_postgresql_connections(pg_url, False)

@@ -107,10 +107,13 @@ def test_every_outcome_is_counted_once_per_queue_reason_and_event_type(
     assert sorted(stored.values()) == [0, 3, 3]
     assert sample("pipeline_events_stored_total", event_type="other") == 3
     assert sample("pipeline_ticket_occurrences_stored_total") == 2
+    assert sample("pipeline_tickets_created_total") == 2  # two locations: two tickets
+    assert sample("pipeline_tickets_regressed_total") == 0
     assert sample("pipeline_batch_size_messages_sum") == 19
     assert sample("pipeline_batch_write_seconds_count") >= 1
     totals = consumer.stats.totals
     assert totals.dead_lettered == 5 and totals.duplicates == 2 and totals.dropped == 1
+    assert (totals.tickets_created, totals.tickets_regressed) == (2, 0)
     assert sample("pipeline_broker_connected", worker="0", broker="memory://localhost/") == 1
     wait_for(lambda: sample("pipeline_unacknowledged_messages",
                             worker="0", broker="memory://localhost/") == 0)
