@@ -234,10 +234,11 @@ class TicketWriter:
                 LOG.exception("ticket writer: unexpected error; the batch is dropped")
             finally:
                 self._in_hand = 0
+                # Drops are reported before a flush waiting on this batch returns.
+                if not self._items:
+                    self._drained()
                 if marker is not None:
                     marker.done.set()
-            if not self._items:
-                self._drained()
 
     def _write(self, batch: list[Any], stopping: threading.Event) -> bool:
         """Prepare and store ``batch``, retrying while storage is unavailable.
