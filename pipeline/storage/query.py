@@ -292,3 +292,19 @@ def evaluate(events: Iterable[Event], query: EventQuery) -> list[Event]:
             reverse=query.sort[position][1] == "desc",
         )
     return found if query.limit is None else found[: query.limit]
+
+
+def trait_types_of(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """``get_trait_types`` over ``events`` (all of one type): each (name, dtype) once, sorted."""
+    found = {(t.name, t.dtype) for event in events for t in event.traits}
+    return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
+
+
+def traits_of(events: Iterable[Event], trait_type: str | None = None) -> list[Trait]:
+    """``get_traits`` over ``events`` (in the order given): every trait, or those named ``trait_type``."""
+    return [
+        trait
+        for event in events
+        for trait in event.traits
+        if trait_type is None or trait.name == trait_type
+    ]

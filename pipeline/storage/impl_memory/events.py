@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.models import Event, Trait
 from pipeline.storage.base import RecordResult
-from pipeline.storage.query import EventQuery, evaluate
+from pipeline.storage.query import EventQuery, evaluate, trait_types_of, traits_of
 
 
 def _by_time(event: Event) -> tuple[dt.datetime, str]:
@@ -67,16 +67,10 @@ class MemoryEvents:
             return sorted({e.event_type for e in self._events.values()})
 
     def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
-        found = {(t.name, t.dtype) for event in self._of_type(event_type) for t in event.traits}
-        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
+        return trait_types_of(self._of_type(event_type))
 
     def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
-        return [
-            trait
-            for event in sorted(self._of_type(event_type), key=_by_time)
-            for trait in event.traits
-            if trait_type is None or trait.name == trait_type
-        ]
+        return traits_of(sorted(self._of_type(event_type), key=_by_time), trait_type)
 
     def _clear_events(self) -> None:
         with self._event_lock:

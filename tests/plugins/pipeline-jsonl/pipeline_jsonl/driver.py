@@ -26,7 +26,7 @@ from pipeline.exceptions import ConfigError
 from pipeline.models import Event, Trait
 from pipeline.storage.base import Capability, RecordResult
 from pipeline.storage.base import Connection as BaseConnection
-from pipeline.storage.query import EventQuery, evaluate
+from pipeline.storage.query import EventQuery, evaluate, trait_types_of, traits_of
 from pipeline_jsonl.eventlog import EventLog
 
 
@@ -91,16 +91,10 @@ class Connection(BaseConnection):
         return sorted(found, key=lambda e: (e.generated, e.message_id))
 
     def get_trait_types(self, event_type: str) -> list[dict[str, Any]]:
-        found = {(t.name, t.dtype) for event in self._of_type(event_type) for t in event.traits}
-        return [{"name": name, "data_type": dtype} for name, dtype in sorted(found)]
+        return trait_types_of(self._of_type(event_type))
 
     def get_traits(self, event_type: str, trait_type: str | None = None) -> list[Trait]:
-        return [
-            trait
-            for event in self._of_type(event_type)
-            for trait in event.traits
-            if trait_type is None or trait.name == trait_type
-        ]
+        return traits_of(self._of_type(event_type), trait_type)
 
     def clear(self) -> None:
         with self._log.locked(exclusive=True):
