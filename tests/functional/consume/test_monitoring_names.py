@@ -60,6 +60,9 @@ def test_dashboard_and_alerts_name_only_scraped_metrics(
     port = servers.free_port()
     consumer_process("[metrics]", f"listen = 127.0.0.1:{port}")
     wait_for(lambda: readyz(port)[0] == 200, 60, "consumer ready")
+    # The backlog gauges appear with the first look at the queues, which may
+    # come a moment after the consumer reports ready.
+    wait_for(lambda: "pipeline_queue_messages" in scrape_text(port), 30, "the first backlog look")
     text = scrape_text(port)
     scraped = {name for name, _ in parse(text)} | api_sample_names()
     for source, referenced in referenced_names().items():
