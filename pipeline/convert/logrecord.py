@@ -52,10 +52,12 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     """The record's user-supplied attributes, JSON-safe."""
     attributes = vars(record)
     # Most records have no extra: one set difference (in C) finds that out.
-    names = {key for key in attributes.keys() - _STANDARD_ATTRIBUTES if not key.startswith("_")}
+    names = [key for key in attributes.keys() - _STANDARD_ATTRIBUTES if key[:1] != "_"]
     if not names:
         return {}
-    return json_safe({key: value for key, value in attributes.items() if key in names})  # type: ignore[no-any-return]
+    if len(names) > 1:  # in the order they were set, as logbook's to_dict keeps them
+        names = [key for key in attributes if key in names]
+    return {key: json_safe(attributes[key]) for key in names}
 
 
 #: Values json_safe() returns as they are; anything else goes through it.
