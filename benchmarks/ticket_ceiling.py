@@ -9,9 +9,8 @@ no grouping, no validation, no SQLAlchemy. Its rate is the ceiling of the
 storage design on this machine, measured beside the handler in the same
 run; ``drop_fk`` also shows what the occurrence table's foreign key costs.
 
-:class:`ServerCPU` reads the CPU time of a database's server processes
-from ``/proc`` (PostgreSQL on this host), so each figure comes with what
-PostgreSQL spent per record.
+Each figure comes with what PostgreSQL spent per record
+(:class:`server_cpu.ServerCPU`).
 
     python benchmarks/ticket_ceiling.py --count 20000 --repeat 3
 """
@@ -30,6 +29,7 @@ from typing import Any
 import psycopg
 from log_corpus import records
 from record_events import DATABASES
+from server_cpu import ServerCPU
 
 from pipeline import storage
 from pipeline.models import TicketRecord
@@ -53,38 +53,6 @@ COPY = (
     'COPY ticket_occurrence (ticket_id, "time", app_id, data, occurrence_key) '
     "FROM STDIN (FORMAT BINARY)"
 )
-
-
-class ServerCPU:
-    """CPU seconds the server processes of one PostgreSQL database used since :meth:`start`."""
-
-    def __init__(self, admin_url: str, database: str) -> None:
-        self.admin_url, self.database = admin_url, database
-        self._before: dict[int, float] = {}
-
-    def _sessions(self) -> dict[int, float]:
-        with psycopg.connect(self.admin_url, autocommit=True) as admin:
-            pids = [row[0] for row in admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))]
-        return {pid: _cpu_seconds(pid) for pid in pids}
-
-    def start(self) -> None:
-        """Note the sessions' CPU time now (call once they are connected)."""
-        self._before = self._sessions()
-
-    def seconds(self) -> float:
-        """CPU seconds since :meth:`start` of the sessions open now (new ones: all of theirs)."""
-        return sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._sessions().items())
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (0 when it is gone or not ours to read)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _naive(when: dt.datetime) -> dt.datetime:

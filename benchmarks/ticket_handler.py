@@ -43,7 +43,8 @@ from typing import Any
 
 from log_corpus import records
 from record_events import DATABASES
-from ticket_ceiling import ServerCPU, bare_tickets, handler_records
+from server_cpu import ServerCPU
+from ticket_ceiling import bare_tickets, handler_records
 
 from pipeline import storage
 

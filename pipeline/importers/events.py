@@ -117,21 +117,27 @@ def import_events(
     batch_size: int = 1000,
     after_id: PankoId | None = None,
     progress: Progress | None = None,
+    read_ahead: bool | None = None,
 ) -> None:
     """Read the reader's events and store them in ``conn``, counting in ``summary``.
 
     Events the reader cannot reach are read and refused at the start (not
-    again when resuming after ``after_id``). On an interruption or an
-    error, ``summary.interrupted`` says what is stored and how to go on,
-    and the exception propagates.
+    again when resuming after ``after_id``). ``read_ahead`` reads the next
+    page in a thread while one is written; None decides by the source (see
+    :func:`reads_ahead`). On an interruption or an error,
+    ``summary.interrupted`` says what is stored and how to go on, and the
+    exception propagates.
     """
     if after_id is None:
         for reason, count in reader.unpaged().items():
             summary.read += count
             summary.refuse(reason, count)
     last_id = after_id
+    pages = reader.pages(batch_size, after_id)
+    if reads_ahead(reader) if read_ahead is None else read_ahead:
+        pages = prefetched(pages)
     try:
-        for page in prefetched(reader.pages(batch_size, after_id)):
+        for page in pages:
             _write(conn, page, summary)
             last_id = page[-1].panko_id
             if progress is not None:
@@ -150,3 +156,17 @@ def resume_hint(last_id: PankoId | None) -> str:
         f"events up to Panko id {shown} done. Run the same command again to finish"
         f" (--after-id {shown} skips reading them again)"
     )
+
+
+def reads_ahead(reader: PankoSource) -> bool:
+    """Whether reading the next page in a thread pays for ``reader``'s source.
+
+    A database server is read mostly waiting for it, which a thread
+    overlaps with writing. A local SQLite file is read with this process's
+    CPU, under the interpreter lock the writing needs too: there a reading
+    thread only competes with the writer (measured with a 100,000-event
+    Panko file into PostgreSQL: 50 µs more CPU per event and a quarter
+    fewer events per second than reading in turn).
+    """
+    engine = getattr(reader, "engine", None)  # the SQL reader's; MongoDB's has none
+    return engine is None or engine.dialect.name != "sqlite"

@@ -2,19 +2,24 @@
 
 A page's traits are read with a range scan when its event ids are close
 together, which also reads the traits of events between them that the
-filter did not select: those must stay out of every event.
+filter did not select: those must stay out of every event. An SQLite
+source is read in turn with writing, not by a thread.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from pipeline import storage
+from pipeline.importers.events import import_events, reads_ahead
 from pipeline.importers.panko import EVENT, EVENT_TYPE, TRAIT_TABLES, PankoFilter, PankoReader
+from pipeline.importers.summary import ImportSummary
 from pipeline.models import UTC, Trait
 
 T0 = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -67,4 +72,33 @@ def test_pages_start_after_the_given_id(tmp_path: Path) -> None:
     assert [(e.panko_id, sorted(e.traits)) for e in events] == [
         (i, sorted(expected[i])) for i in (10, 11, 12)
     ]
+    engine.dispose()
+
+
+class ThreadNames:
+    """A progress that notes which threads run at each page written."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def advance(self, count: int) -> None:
+        self.seen.update(thread.name for thread in threading.enumerate())
+
+
+@pytest.mark.parametrize("read_ahead, reader_thread", [(None, False), (True, True)])
+def test_a_local_sqlite_file_is_read_in_turn_unless_asked(
+    tmp_path: Path, read_ahead: bool | None, reader_thread: bool
+) -> None:
+    """Reading SQLite takes this process's CPU: a reading thread would only compete."""
+    engine, expected = _database(tmp_path / "panko.db", 30)
+    reader = PankoReader(engine)
+    assert not reads_ahead(reader)
+    assert reads_ahead(PankoReader(sa.create_engine("postgresql+psycopg://h/db")))
+    conn = storage.get_connection("memory://")
+    summary, progress = ImportSummary("events"), ThreadNames()
+    import_events(reader, conn, summary, batch_size=4, progress=progress,  # type: ignore[arg-type]
+                  read_ahead=read_ahead)
+    assert summary.stored == len(expected) == len(conn.get_events(None))
+    assert ("import-reader" in progress.seen) is reader_thread
+    conn.close()
     engine.dispose()
