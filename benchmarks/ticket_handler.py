@@ -19,7 +19,8 @@ database, from one application thread:
 
 The queued handler gets ``queue_size`` = the count, so nothing is dropped.
 ``--ceiling`` also writes the same rows with bare psycopg, with and without
-the occurrence table's foreign key (:mod:`ticket_ceiling`), in every round.
+the occurrence table's foreign key (:mod:`ticket_ceiling`), in every round;
+``--batch-size`` sets the queued handler's (and the bare writes') batch size.
 logbook writes one transaction per record, slowly: ``--logbook-count``
 records give its rate. ``--outage S`` also measures each log call during
 ``S`` seconds of PostgreSQL refusing connections, beside a no-op handler
@@ -131,11 +132,11 @@ def run(
     return called / count * 1e6, count / stored, cpu / count * 1e6, server_cpu / count * 1e6
 
 
-def error_calls(url: str, count: int) -> dict[str, float]:
+def error_calls(url: str, count: int, options: dict[str, Any]) -> dict[str, float]:
     """µs per ``log.error("disk %d full", n)`` call: queued handler, and a no-op handler."""
     from pipeline.ticketing import TicketingHandler
 
-    handler = TicketingHandler(url, queue_size=count)
+    handler = TicketingHandler(url, queue_size=count, **options)
     figures = {}
     for label, target in (("no-op", logging.NullHandler()), ("queued", handler)):
         logger = logging.getLogger(f"bench.errors.{label}")
@@ -191,13 +192,17 @@ def outage_calls(url: str, seconds: float) -> dict[str, list[float]]:
     return durations
 
 
-def handlers(backend: str, count: int, logbook_count: int) -> list[tuple[str, Callable, str, int]]:
+def handlers(
+    backend: str, count: int, logbook_count: int, options: dict[str, Any]
+) -> list[tuple[str, Callable, str, int]]:
     """(label, factory, record kind, count) of the runs on ``backend``."""
     from pipeline.ticketing import TicketingHandler
 
     runs: list[tuple[str, Callable, str, int]] = [
-        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count), "logbook", count),
-        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count), "stdlib", count),
+        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count, **options),
+         "logbook", count),
+        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count, **options),
+         "stdlib", count),
         ("pipeline synchronous=True", lambda url: TicketingHandler(url, synchronous=True),
          "logbook", logbook_count),
     ]
@@ -222,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="records per run of the per-record (synchronous) handlers")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="batch_size of the queued handler (default: the handler's)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also write the same rows with bare psycopg (ticket_ceiling.py)")
     parser.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
@@ -233,10 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     raw = records(args.count, args.seed)
     corpus = {"logbook": logbook_records(raw), "stdlib": stdlib_records(raw)}
     prepared = handler_records(args.count, args.seed) if args.ceiling else []
+    options = {} if args.batch_size is None else {"batch_size": args.batch_size}
     rates: dict[tuple[str, str, str], list[tuple[float, float, float, float]]] = {}
     for round_ in range(args.repeat):
         for backend in args.backends.split(","):
-            for label, make, kind, count in handlers(backend, args.count, args.logbook_count):
+            for label, make, kind, count in handlers(backend, args.count, args.logbook_count,
+                                                     options):
                 with DATABASES[backend](args) as url:
                     figures = run(make, url, corpus[kind][:count], args.postgresql_admin)
                 rates.setdefault((backend, label, kind), []).append(figures)
@@ -245,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, drop_fk in (("bare psycopg", False), ("bare psycopg, no FK", True)):
                     with DATABASES[backend](args) as url:
                         stored, cpu, server = bare_tickets(url, args.postgresql_admin, prepared,
-                                                           drop_fk=drop_fk)
+                                                           args.batch_size or 1000, drop_fk)
                     figures = (float("nan"), stored, cpu, server)
                     rates.setdefault((backend, label, "stdlib"), []).append(figures)
                     _print(f"round {round_ + 1} {backend:<10}", label, "stdlib", figures)
@@ -262,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in args.backends:
         for round_ in range(args.repeat):
             with DATABASES["postgresql"](args) as url:
-                figures = error_calls(url, args.count)
+                figures = error_calls(url, args.count, options)
             print(f"round {round_ + 1} {args.count} log.error calls from one thread, PostgreSQL: "
                   + ", ".join(f"{label} {us:.1f} µs/call" for label, us in figures.items())
                   + f" (load {os.getloadavg()[0]:.1f})", flush=True)
