@@ -113,9 +113,10 @@ def run_once(
         server = ServerCPU(args.pg, url.rsplit("/", 1)[1])
         server.start()
         started, cpu = time.perf_counter(), time.process_time()
-        import_events(
-            PankoReader(engine), conn, summary, batch_size=args.batch_size, read_ahead=ahead
-        )
+        # read_ahead only when asked: the default lets import_events decide (and the
+        # command runs against code from before that option too).
+        options = {} if ahead is None else {"read_ahead": ahead}
+        import_events(PankoReader(engine), conn, summary, batch_size=args.batch_size, **options)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         server_cpu = server.seconds()
         conn.close()
