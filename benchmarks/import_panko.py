@@ -9,7 +9,12 @@ schema and the import runs in this process, as ``pipeline import panko``
 does it; only the import is timed. The load average is printed with the
 figures (the machine is shared).
 
-    python benchmarks/import_panko.py --count 100000 --repeat 3
+    python benchmarks/import_panko.py --count 100000 --repeat 3 --write-only 20000
+
+Besides events/s it prints the CPU time per event of the importer's process
+and of PostgreSQL's server processes (:mod:`server_cpu`); ``--write-only``
+also times ``record_events`` alone on already converted events before each
+run, the ceiling the import's reading and converting come on top of.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from event_corpus import events
+from server_cpu import ServerCPU
 
 from pipeline import storage
 from pipeline.importers import events as event_import
@@ -94,19 +100,61 @@ def postgresql_target(admin_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_once(panko_db: Path, args: argparse.Namespace) -> tuple[float, float, ImportSummary]:
-    """Seconds the import took, CPU seconds of this process meanwhile, and its summary."""
+def run_once(
+    panko_db: Path, args: argparse.Namespace, ahead: bool | None
+) -> tuple[float, float, float, ImportSummary]:
+    """Seconds the import took, CPU seconds of this process and of PostgreSQL meanwhile,
+    and its summary."""
     engine = open_source(f"sqlite:///{panko_db}")
     with postgresql_target(args.pg) as url:
         conn = storage.get_connection(url)
         conn.upgrade()
         summary = ImportSummary("events")
+        server = ServerCPU(args.pg, url.rsplit("/", 1)[1])
+        server.start()
         started, cpu = time.perf_counter(), time.process_time()
-        import_events(PankoReader(engine), conn, summary, batch_size=args.batch_size)
+        # read_ahead only when asked: the default lets import_events decide (and the
+        # command runs against code from before that option too).
+        options = {} if ahead is None else {"read_ahead": ahead}
+        import_events(PankoReader(engine), conn, summary, batch_size=args.batch_size, **options)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server_cpu = server.seconds()
         conn.close()
     engine.dispose()
-    return elapsed, cpu, summary
+    return elapsed, cpu, server_cpu, summary
+
+
+def write_only(panko_db: Path, args: argparse.Namespace, count: int) -> tuple[float, float, float]:
+    """The first ``count`` events converted before timing, then only written as the import
+    writes them: events/s, importer and PostgreSQL CPU µs per event (the writing ceiling)."""
+    engine = open_source(f"sqlite:///{panko_db}")
+    summary = ImportSummary("events")
+    pages = []
+    for page in PankoReader(engine).pages(args.batch_size):
+        pages.append([event_import.to_event(item, summary) for item in page])
+        if sum(map(len, pages)) >= count:
+            break
+    engine.dispose()
+    written = sum(map(len, pages))
+    with postgresql_target(args.pg) as url:
+        conn = storage.get_connection(url)
+        conn.upgrade()
+        server = ServerCPU(args.pg, url.rsplit("/", 1)[1])
+        server.start()
+        started, cpu = time.perf_counter(), time.process_time()
+        stored = sum(len(conn.record_events(page).stored) for page in pages)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server_cpu = server.seconds()
+        conn.close()
+    if stored != written:
+        raise SystemExit(f"stored {stored} of {written} events")
+    return written / elapsed, cpu / written * 1e6, server_cpu / written * 1e6
+
+
+def _reading(ahead: bool | None) -> str:
+    if ahead is None:
+        return "read ahead by the source's default"
+    return "read ahead in a thread" if ahead else "no read-ahead"
 
 
 def main() -> None:
@@ -120,7 +168,15 @@ def main() -> None:
     parser.add_argument(
         "--compare-prefetch",
         action="store_true",
-        help="alternate runs with and without reading ahead in a thread",
+        help="alternate runs with and without reading ahead in a thread (default: as "
+        "import_events decides for the source; none for SQLite)",
+    )
+    parser.add_argument(
+        "--write-only",
+        type=int,
+        default=0,
+        metavar="COUNT",
+        help="before each run, time writing COUNT already converted events (the ceiling)",
     )
     args = parser.parse_args()
     panko_db = args.panko_db or Path(tempfile.gettempdir()) / (
@@ -129,18 +185,27 @@ def main() -> None:
     if not panko_db.exists():
         write_panko(panko_db, args.count, args.seed)
     print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, Panko database {panko_db}")
-    threaded = event_import.prefetched
     for number in range(args.repeat * (2 if args.compare_prefetch else 1)):
-        ahead = not (args.compare_prefetch and number % 2)
-        event_import.prefetched = threaded if ahead else iter  # type: ignore[assignment]
+        ahead = None if not args.compare_prefetch else not number % 2
+        if args.write_only:
+            load = os.getloadavg()[0]
+            rate, cpu_us, server_us = write_only(panko_db, args, args.write_only)
+            print(
+                f"run {number + 1} writing only ({args.write_only:,} converted events): "
+                f"{rate:,.0f} events/s, CPU µs/event: importer {cpu_us:.0f}, PostgreSQL "
+                f"{server_us:.0f} (load average {load:.1f} -> {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
         load = os.getloadavg()[0]
-        elapsed, cpu, summary = run_once(panko_db, args)
+        elapsed, cpu, server_cpu, summary = run_once(panko_db, args, ahead)
+        stored = summary.stored
         print(
-            f"run {number + 1} ({'read ahead' if ahead else 'no read-ahead'}): "
-            f"{summary.stored:,} events in {elapsed:.1f} s = "
-            f"{summary.stored / elapsed:,.0f} events/s, {summary.stored / cpu:,.0f} per CPU "
-            f"second of the importer (load average {load:.1f} -> "
-            f"{os.getloadavg()[0]:.1f}); refused {summary.refused_count}"
+            f"run {number + 1} ({_reading(ahead)}): "
+            f"{stored:,} events in {elapsed:.1f} s = {stored / elapsed:,.0f} events/s, "
+            f"CPU µs/event: importer {cpu / stored * 1e6:.0f}, PostgreSQL "
+            f"{server_cpu / stored * 1e6:.0f} (load average {load:.1f} -> "
+            f"{os.getloadavg()[0]:.1f}); refused {summary.refused_count}",
+            flush=True,
         )
 
 

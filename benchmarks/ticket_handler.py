@@ -12,13 +12,22 @@ database, from one application thread:
 * *stored/s*: the count divided by the time from the first call until
   everything is stored (``flush()`` returned; checked by reading it back).
 
+* *CPU µs/record*: CPU time of the whole benchmark process (application
+  and writer threads, SQLite's work) per record; *PostgreSQL CPU
+  µs/record*: CPU time of the database's server processes (read from
+  ``/proc``, so PostgreSQL must run on this host).
+
 The queued handler gets ``queue_size`` = the count, so nothing is dropped.
+``--ceiling`` also writes the same rows with bare psycopg, with and without
+the occurrence table's foreign key (:mod:`ticket_ceiling`), in every round;
+``--batch-size`` sets the queued handler's (and the bare writes') batch size.
 logbook writes one transaction per record, slowly: ``--logbook-count``
 records give its rate. ``--outage S`` also measures each log call during
 ``S`` seconds of PostgreSQL refusing connections, beside a no-op handler
 measured in the same loop.
 
     python benchmarks/ticket_handler.py --count 20000 --backends sqlite,postgresql --repeat 3
+    python benchmarks/ticket_handler.py --backends postgresql --repeat 5 --ceiling
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from typing import Any
 
 from log_corpus import records
 from record_events import DATABASES
+from server_cpu import ServerCPU
+from ticket_ceiling import bare_tickets, handler_records
 
 from pipeline import storage
 
@@ -86,14 +97,20 @@ def stored_count(url: str, logbook_tables: bool = False) -> int:
         conn.close()
 
 
-def run(make: Callable[[str], Any], url: str, batch: list[Any]) -> tuple[float, float, float]:
-    """Application µs per call, records stored per second, process CPU µs per record."""
+def run(
+    make: Callable[[str], Any], url: str, batch: list[Any], admin_url: str
+) -> tuple[float, float, float, float]:
+    """Application µs per call, records stored per second, process CPU µs per record,
+    PostgreSQL's CPU µs per record (NaN for other databases)."""
     handler = make(url)
     stdlib = isinstance(batch[0], logging.LogRecord)
     logger = logging.getLogger("bench.handler")
     logger.propagate, logger.handlers = False, [handler]
     call = logger.handle if stdlib else handler.handle
+    server = ServerCPU(admin_url, url.rsplit("/", 1)[1]) if url.startswith("postgresql") else None
     try:
+        if server is not None:
+            server.start()
         cpu_started, started = time.process_time(), time.perf_counter()
         for record in batch:
             call(record)
@@ -102,6 +119,7 @@ def run(make: Callable[[str], Any], url: str, batch: list[Any]) -> tuple[float, 
             raise SystemExit("flush timed out")
         stored = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        server_cpu = float("nan") if server is None else server.seconds()
         if getattr(handler, "dropped", 0):
             raise SystemExit(f"{handler.dropped} records dropped")
     finally:
@@ -110,14 +128,15 @@ def run(make: Callable[[str], Any], url: str, batch: list[Any]) -> tuple[float, 
     found = stored_count(url, logbook_tables=type(handler).__module__.startswith("logbook"))
     if found != len(batch):
         raise SystemExit(f"{url}: stored {found} of {len(batch)}")
-    return called / len(batch) * 1e6, len(batch) / stored, cpu / len(batch) * 1e6
+    count = len(batch)
+    return called / count * 1e6, count / stored, cpu / count * 1e6, server_cpu / count * 1e6
 
 
-def error_calls(url: str, count: int) -> dict[str, float]:
+def error_calls(url: str, count: int, options: dict[str, Any]) -> dict[str, float]:
     """µs per ``log.error("disk %d full", n)`` call: queued handler, and a no-op handler."""
     from pipeline.ticketing import TicketingHandler
 
-    handler = TicketingHandler(url, queue_size=count)
+    handler = TicketingHandler(url, queue_size=count, **options)
     figures = {}
     for label, target in (("no-op", logging.NullHandler()), ("queued", handler)):
         logger = logging.getLogger(f"bench.errors.{label}")
@@ -173,13 +192,17 @@ def outage_calls(url: str, seconds: float) -> dict[str, list[float]]:
     return durations
 
 
-def handlers(backend: str, count: int, logbook_count: int) -> list[tuple[str, Callable, str, int]]:
+def handlers(
+    backend: str, count: int, logbook_count: int, options: dict[str, Any]
+) -> list[tuple[str, Callable, str, int]]:
     """(label, factory, record kind, count) of the runs on ``backend``."""
     from pipeline.ticketing import TicketingHandler
 
     runs: list[tuple[str, Callable, str, int]] = [
-        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count), "logbook", count),
-        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count), "stdlib", count),
+        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count, **options),
+         "logbook", count),
+        ("pipeline queued", lambda url: TicketingHandler(url, queue_size=count, **options),
+         "stdlib", count),
         ("pipeline synchronous=True", lambda url: TicketingHandler(url, synchronous=True),
          "logbook", logbook_count),
     ]
@@ -190,6 +213,12 @@ def handlers(backend: str, count: int, logbook_count: int) -> list[tuple[str, Ca
     return runs
 
 
+def _print(prefix: str, label: str, kind: str, figures: tuple[float, float, float, float]) -> None:
+    print(f"{prefix} {label:<28} {kind:<7} {figures[0]:8.1f} µs/call {figures[1]:9,.0f} stored/s "
+          f"{figures[2]:7.1f} CPU µs/record {figures[3]:6.1f} PostgreSQL CPU µs/record "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
@@ -198,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="records per run of the per-record (synchronous) handlers")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="batch_size of the queued handler (default: the handler's)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also write the same rows with bare psycopg (ticket_ceiling.py)")
     parser.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
                         help="also time log calls while PostgreSQL refuses connections")
     parser.add_argument("--postgresql-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -206,22 +239,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raw = records(args.count, args.seed)
     corpus = {"logbook": logbook_records(raw), "stdlib": stdlib_records(raw)}
-    rates: dict[tuple[str, str, str], list[tuple[float, float, float]]] = {}
+    prepared = handler_records(args.count, args.seed) if args.ceiling else []
+    options = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    rates: dict[tuple[str, str, str], list[tuple[float, float, float, float]]] = {}
     for round_ in range(args.repeat):
         for backend in args.backends.split(","):
-            for label, make, kind, count in handlers(backend, args.count, args.logbook_count):
+            for label, make, kind, count in handlers(backend, args.count, args.logbook_count,
+                                                     options):
                 with DATABASES[backend](args) as url:
-                    figures = run(make, url, corpus[kind][:count])
+                    figures = run(make, url, corpus[kind][:count], args.postgresql_admin)
                 rates.setdefault((backend, label, kind), []).append(figures)
-                print(f"round {round_ + 1} {backend:<10} {label:<28} {kind:<7} {count:>6} records: "
-                      f"{figures[0]:8.1f} µs/call {figures[1]:9,.0f} stored/s "
-                      f"{figures[2]:7.1f} CPU µs/record (load {os.getloadavg()[0]:.1f})", flush=True)
+                _print(f"round {round_ + 1} {backend:<10}", label, kind, figures)
+            if backend == "postgresql" and args.ceiling:
+                for label, drop_fk in (("bare psycopg", False), ("bare psycopg, no FK", True)):
+                    with DATABASES[backend](args) as url:
+                        stored, cpu, server = bare_tickets(url, args.postgresql_admin, prepared,
+                                                           args.batch_size or 1000, drop_fk)
+                    figures = (float("nan"), stored, cpu, server)
+                    rates.setdefault((backend, label, "stdlib"), []).append(figures)
+                    _print(f"round {round_ + 1} {backend:<10}", label, "stdlib", figures)
     print("\nmedians:")
     for (backend, label, kind), found in rates.items():
-        print(f"{backend:<10} {label:<28} {kind:<7} "
-              f"{statistics.median(f[0] for f in found):8.1f} µs/call "
-              f"{statistics.median(f[1] for f in found):9,.0f} stored/s "
-              f"{statistics.median(f[2] for f in found):7.1f} CPU µs/record")
+        medians = tuple(statistics.median(f[i] for f in found) for i in range(4))
+        _print(f"{backend:<10}", label, kind, medians)  # type: ignore[arg-type]
     logbook_rate = rates.get(("sqlite", "logbook 1.x TicketingHandler", "logbook"))
     queued_rate = rates.get(("sqlite", "pipeline queued", "logbook"))
     if logbook_rate and queued_rate:
@@ -231,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in args.backends:
         for round_ in range(args.repeat):
             with DATABASES["postgresql"](args) as url:
-                figures = error_calls(url, args.count)
+                figures = error_calls(url, args.count, options)
             print(f"round {round_ + 1} {args.count} log.error calls from one thread, PostgreSQL: "
                   + ", ".join(f"{label} {us:.1f} µs/call" for label, us in figures.items())
                   + f" (load {os.getloadavg()[0]:.1f})", flush=True)

@@ -26,12 +26,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pipeline.convert.grouping import grouping_hash, portable_path
 from pipeline.convert.logrecord import from_logging
 from pipeline.convert.tickets import json_safe
 from pipeline.exceptions import StorageError, StorageUnavailable
 from pipeline.models import TicketRecord, to_utc
 from pipeline.ticket_backends import BackendBase, ticket_record_of
+from pipeline.ticket_sites import SiteFields, ticket_fields
 
 if TYPE_CHECKING:
     from pipeline.ticketing import TicketingHandler
@@ -49,11 +49,7 @@ def record_dict(record: Any) -> dict[str, Any]:
     A queued stdlib record carries the message formatted in the log call.
     """
     if isinstance(record, logging.LogRecord):
-        data = from_logging(record)
-        message = record.__dict__.get(MESSAGE_ATTRIBUTE)
-        if message is not None:
-            data["message"] = message
-        return data
+        return from_logging(record, record.__dict__.get(MESSAGE_ATTRIBUTE))
     if isinstance(record, dict):
         return json_safe(record)  # type: ignore[no-any-return]
     return record.to_dict(json_safe=True)  # type: ignore[no-any-return]
@@ -62,6 +58,12 @@ def record_dict(record: Any) -> dict[str, Any]:
 def fresh_key() -> str:
     """A new occurrence key: 128 random bits as hex, as storage makes them."""
     return os.urandom(16).hex()
+
+
+def fresh_keys(count: int) -> list[str]:
+    """``count`` new occurrence keys (:func:`fresh_key`), from one read of random bytes."""
+    text = os.urandom(16 * count).hex()
+    return [text[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 def direct_ticket_record(record: Any, data: dict[str, Any], key: str, app_id: str) -> TicketRecord:
@@ -75,21 +77,40 @@ def direct_ticket_record(record: Any, data: dict[str, Any], key: str, app_id: st
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
     else:  # logbook's to_dict keeps tuples, which storage reads back as lists
         when, data = to_utc(record.time), json_safe(data)
-    module = data.get("module")
-    filename = portable_path(str(data.get("filename") or ""), module)
-    level = data["level"]
-    if isinstance(level, bool) or not isinstance(level, int):
-        raise StorageError(f"record cannot be stored: level must be an integer, got {level!r}")
+    location, module = ticket_fields(data)
     return TicketRecord(
         record_hash=key,
         app_id=app_id,
         time=when,
-        level=level,
+        level=data["level"],
         channel=str(data.get("channel") or ""),
-        location=f"{filename}:{data.get('lineno') or 0}",
-        module=str(module) if module else "<unknown>",
+        location=location,
+        module=module,
         data=data,
         occurrence_key=fresh_key(),
+    )
+
+
+def _direct_record(record: Any, sites: SiteFields, app_id: str, key: str) -> TicketRecord:
+    """:func:`direct_ticket_record` of ``record`` grouped through ``sites``, with key ``key``."""
+    if isinstance(record, logging.LogRecord):
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        data = from_logging(record, record.__dict__.get(MESSAGE_ATTRIBUTE), when)
+    else:
+        data, when = record.to_dict(json_safe=True), to_utc(record.time)
+    record_hash, location, module = sites.of(data)
+    if not isinstance(record, logging.LogRecord):  # grouped as logbook gives it, stored as lists
+        data = json_safe(data)
+    return TicketRecord(
+        record_hash=record_hash,
+        app_id=app_id,
+        time=when,
+        level=data["level"],
+        channel=str(data.get("channel") or ""),
+        location=location,
+        module=module,
+        data=data,
+        occurrence_key=key,
     )
 
 
@@ -99,6 +120,7 @@ class TicketBatches:
     def __init__(self, handler: TicketingHandler, base: type[TicketingHandler]) -> None:
         self.handler = handler
         self.base = base  # the class whose methods count as not overridden
+        self._sites: SiteFields | None = None
 
     def _overridden(self, name: str) -> bool:
         return getattr(type(self.handler), name) is not getattr(self.base, name)
@@ -114,20 +136,25 @@ class TicketBatches:
         """True when grouping and the stored data are the handler's defaults."""
         return not any(self._overridden(name) for name in _OVERRIDABLE)
 
+    def _site_fields(self) -> SiteFields:
+        """The call-site table for the handler's current salt and grouping strategy."""
+        handler, sites = self.handler, self._sites
+        if sites is None or (sites.salt, sites.strategy) != (handler.hash_salt, handler.grouping):
+            sites = self._sites = SiteFields(handler.hash_salt, handler.grouping)
+        return sites
+
     def prepare(self, records: list[Any]) -> list[tuple[Any, Any]]:
         """``(record, what store writes)`` for each record; a record that fails is reported."""
         handler = self.handler
         per_record = self._per_record()
         direct = not per_record and self._direct()
+        sites = self._site_fields()
         prepared: list[tuple[Any, Any]] = []
-        for record in records:
+        for record, occurrence_key in zip(records, fresh_keys(len(records)), strict=True):
             try:
                 if direct and not isinstance(record, dict):
-                    data = record_dict(record)
-                    key = grouping_hash(data, handler.hash_salt, handler.grouping).hexdigest()
-                    prepared.append(
-                        (record, direct_ticket_record(record, data, key, handler.app_id))
-                    )
+                    built = _direct_record(record, sites, handler.app_id, occurrence_key)
+                    prepared.append((record, built))
                     continue
                 key = handler.hash_record(record)
                 data = handler.process_record(record, key)
@@ -136,7 +163,7 @@ class TicketBatches:
                 else:
                     built = ticket_record_of(record, data, key, handler.app_id)
                     prepared.append(
-                        (record, dataclasses.replace(built, occurrence_key=fresh_key()))
+                        (record, dataclasses.replace(built, occurrence_key=occurrence_key))
                     )
             except Exception:  # noqa: BLE001 - reported like a failed emit
                 self.report(record)

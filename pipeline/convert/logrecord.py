@@ -43,16 +43,21 @@ def logbook_level(levelno: int) -> int:
 
 def format_iso8601(when: dt.datetime) -> str:
     """``when`` (UTC) as logbook writes it: ISO 8601 with a ``Z`` suffix."""
-    return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+    if when.tzinfo is not dt.UTC:
+        when = when.astimezone(dt.UTC)
+    return when.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's user-supplied attributes, JSON-safe."""
     attributes = vars(record)
     # Most records have no extra: one set difference (in C) finds that out.
-    names = {key for key in attributes.keys() - _STANDARD_ATTRIBUTES if not key.startswith("_")}
+    names = [key for key in attributes.keys() - _STANDARD_ATTRIBUTES if key[:1] != "_"]
     if not names:
         return {}
-    return {key: value for key, value in attributes.items() if key in names}
+    if len(names) > 1:  # in the order they were set, as logbook's to_dict keeps them
+        names = [key for key in attributes if key in names]
+    return {key: json_safe(attributes[key]) for key in names}
 
 
 #: Values json_safe() returns as they are; anything else goes through it.
@@ -63,34 +68,62 @@ def _safe(value: Any) -> Any:
     return value if type(value) in _PLAIN else json_safe(value)
 
 
-def from_logging(record: logging.LogRecord) -> dict[str, Any]:
-    """A JSON-safe logbook-shaped dict of ``record`` (as logbook's ``to_dict``)."""
+def from_logging(
+    record: logging.LogRecord, message: str | None = None, when: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A JSON-safe logbook-shaped dict of ``record`` (as logbook's ``to_dict``).
+
+    ``message`` is the record's message when already formatted (else
+    ``record.getMessage()``); ``when`` its time as an aware datetime when
+    already made (else from ``record.created``).
+    """
     exc_type, exc_value, exc_tb = record.exc_info or (None, None, None)
     formatted = record.exc_text
     if exc_type is not None and not formatted:
         formatted = "".join(traceback.format_exception(exc_type, exc_value, exc_tb)).rstrip()
+    if when is None:
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
     # Called for every record a handler stores: only the values a caller can
-    # set to anything go through json_safe (the rest are text made here).
+    # set to anything go through json_safe (the rest are text made here),
+    # and only when one of them is not plain (one C-level check for all).
+    values = (
+        record.name,
+        record.process,
+        record.pathname,
+        formatted,
+        record.lineno,
+        record.module,
+        record.funcName,
+        record.thread,
+        record.threadName,
+        record.processName,
+    )
+    if not _PLAIN.issuperset(map(type, values)):
+        values = tuple(map(_safe, values))
+    name, process, pathname, formatted, lineno, module, func, thread, thread_name, process_name = (
+        values
+    )
+    args = record.args
     return {
-        "channel": _safe(record.name),
+        "channel": name,
         "msg": str(record.msg),
-        "args": json_safe(record.args if isinstance(record.args, tuple) else [record.args]),
+        "args": json_safe(args if isinstance(args, tuple) else [args]),
         "kwargs": {},
         "level": logbook_level(record.levelno),
-        "extra": json_safe(_extra(record)),
-        "process": _safe(record.process),
-        "time": format_iso8601(dt.datetime.fromtimestamp(record.created, dt.UTC)),
-        "filename": _safe(record.pathname),
-        "message": record.getMessage(),
-        "formatted_exception": _safe(formatted),
-        "lineno": _safe(record.lineno),
-        "module": _safe(record.module),
+        "extra": _extra(record),  # JSON-safe already
+        "process": process,
+        "time": format_iso8601(when),
+        "filename": pathname,
+        "message": record.getMessage() if message is None else message,
+        "formatted_exception": formatted,
+        "lineno": lineno,
+        "module": module,
         "exception_name": (
             f"{exc_type.__module__}.{exc_type.__name__}" if exc_type is not None else None
         ),
         "exception_message": str(exc_value) if exc_value is not None else None,
-        "func_name": _safe(record.funcName),
-        "thread": _safe(record.thread),
-        "thread_name": _safe(record.threadName),
-        "process_name": _safe(record.processName),
+        "func_name": func,
+        "thread": thread,
+        "thread_name": thread_name,
+        "process_name": process_name,
     }

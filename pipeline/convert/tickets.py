@@ -70,7 +70,14 @@ def decode_log_record(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
 
 def json_safe(value: Any) -> Any:
     """``value`` as JSON-safe data: datetimes as ISO text, unknown objects as repr()."""
-    if value is None or isinstance(value, (bool, int, str)):
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if kind is dict:  # before the Mapping check below, which is slow for a plain dict
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [json_safe(item) for item in value]
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)

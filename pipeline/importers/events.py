@@ -23,6 +23,7 @@ kept) becomes None.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
 import shlex
@@ -44,6 +45,7 @@ NOTE_AT_LIMIT = f"text traits of exactly {TEXT_LIMIT} characters (Panko cut long
 NOTE_NULL = "traits without a value (NULL in Panko), left out"
 _TEXT = Trait.TEXT_TYPE
 _BY_NAME = operator.attrgetter("name")
+_VALUE = operator.itemgetter(2)
 
 
 class PankoSource(Protocol):
@@ -75,14 +77,13 @@ def to_event(item: PankoEvent, summary: ImportSummary) -> Event:
         raise ValueError("Panko event without an event type")
     if item.generated is None:
         raise ValueError("Panko event without a generated time")
+    rows = item.traits
+    if None in map(_VALUE, rows):  # NULL values are rare: look for them in C first
+        rows = [row for row in rows if row[2] is not None]
+        summary.note(NOTE_NULL, len(item.traits) - len(rows))
     # Built sorted by name, the order record_events keeps: it then takes the
-    # event as it is instead of rebuilding it.
-    traits = sorted(
-        (Trait(name, dtype, value) for name, dtype, value in item.traits if value is not None),
-        key=_BY_NAME,
-    )
-    if len(traits) < len(item.traits):
-        summary.note(NOTE_NULL, len(item.traits) - len(traits))
+    # event as it is instead of rebuilding it. starmap builds them from C.
+    traits = sorted(itertools.starmap(Trait, rows), key=_BY_NAME)
     at_limit = sum(1 for t in traits if t.dtype == _TEXT and len(t.value) == TEXT_LIMIT)
     if at_limit:
         summary.note(NOTE_AT_LIMIT, at_limit)
@@ -117,21 +118,27 @@ def import_events(
     batch_size: int = 1000,
     after_id: PankoId | None = None,
     progress: Progress | None = None,
+    read_ahead: bool | None = None,
 ) -> None:
     """Read the reader's events and store them in ``conn``, counting in ``summary``.
 
     Events the reader cannot reach are read and refused at the start (not
-    again when resuming after ``after_id``). On an interruption or an
-    error, ``summary.interrupted`` says what is stored and how to go on,
-    and the exception propagates.
+    again when resuming after ``after_id``). ``read_ahead`` reads the next
+    page in a thread while one is written; None decides by the source (see
+    :func:`reads_ahead`). On an interruption or an error,
+    ``summary.interrupted`` says what is stored and how to go on, and the
+    exception propagates.
     """
     if after_id is None:
         for reason, count in reader.unpaged().items():
             summary.read += count
             summary.refuse(reason, count)
     last_id = after_id
+    pages = reader.pages(batch_size, after_id)
+    if reads_ahead(reader) if read_ahead is None else read_ahead:
+        pages = prefetched(pages)
     try:
-        for page in prefetched(reader.pages(batch_size, after_id)):
+        for page in pages:
             _write(conn, page, summary)
             last_id = page[-1].panko_id
             if progress is not None:
@@ -150,3 +157,17 @@ def resume_hint(last_id: PankoId | None) -> str:
         f"events up to Panko id {shown} done. Run the same command again to finish"
         f" (--after-id {shown} skips reading them again)"
     )
+
+
+def reads_ahead(reader: PankoSource) -> bool:
+    """Whether reading the next page in a thread pays for ``reader``'s source.
+
+    A database server is read mostly waiting for it, which a thread
+    overlaps with writing. A local SQLite file is read with this process's
+    CPU, under the interpreter lock the writing needs too: there a reading
+    thread only competes with the writer (measured with a 100,000-event
+    Panko file into PostgreSQL: 50 µs more CPU per event and a quarter
+    fewer events per second than reading in turn).
+    """
+    engine = getattr(reader, "engine", None)  # the SQL reader's; MongoDB's has none
+    return engine is None or engine.dialect.name != "sqlite"
