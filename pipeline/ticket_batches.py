@@ -77,30 +77,14 @@ def direct_ticket_record(record: Any, data: dict[str, Any], key: str, app_id: st
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
     else:  # logbook's to_dict keeps tuples, which storage reads back as lists
         when, data = to_utc(record.time), json_safe(data)
-    location, module = ticket_fields(data)
-    return TicketRecord(
-        record_hash=key,
-        app_id=app_id,
-        time=when,
-        level=data["level"],
-        channel=str(data.get("channel") or ""),
-        location=location,
-        module=module,
-        data=data,
-        occurrence_key=fresh_key(),
-    )
+    return _ticket_record(data, when, (key, *ticket_fields(data)), app_id, fresh_key())
 
 
-def _direct_record(record: Any, sites: SiteFields, app_id: str, key: str) -> TicketRecord:
-    """:func:`direct_ticket_record` of ``record`` grouped through ``sites``, with key ``key``."""
-    if isinstance(record, logging.LogRecord):
-        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
-        data = from_logging(record, record.__dict__.get(MESSAGE_ATTRIBUTE), when)
-    else:
-        data, when = record.to_dict(json_safe=True), to_utc(record.time)
-    record_hash, location, module = sites.of(data)
-    if not isinstance(record, logging.LogRecord):  # grouped as logbook gives it, stored as lists
-        data = json_safe(data)
+def _ticket_record(
+    data: dict[str, Any], when: dt.datetime, grouped: tuple[str, str, str], app_id: str, key: str
+) -> TicketRecord:
+    """The ticket record of ``data`` at ``when``; ``grouped`` is (record hash, location, module)."""
+    record_hash, location, module = grouped
     return TicketRecord(
         record_hash=record_hash,
         app_id=app_id,
@@ -112,6 +96,19 @@ def _direct_record(record: Any, sites: SiteFields, app_id: str, key: str) -> Tic
         data=data,
         occurrence_key=key,
     )
+
+
+def _direct_record(record: Any, sites: SiteFields, app_id: str, key: str) -> TicketRecord:
+    """:func:`direct_ticket_record` of ``record`` grouped through ``sites``, with key ``key``."""
+    if isinstance(record, logging.LogRecord):
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        data = from_logging(record, record.__dict__.get(MESSAGE_ATTRIBUTE), when)
+    else:
+        data, when = record.to_dict(json_safe=True), to_utc(record.time)
+    grouped = sites.of(data)
+    if not isinstance(record, logging.LogRecord):  # grouped as logbook gives it, stored as lists
+        data = json_safe(data)
+    return _ticket_record(data, when, grouped, app_id, key)
 
 
 class TicketBatches:
