@@ -234,7 +234,7 @@ class FeedMetrics:
             process.occurrences.inc(occurrences)
 
     def tickets_changed(self, created: int, regressed: int) -> None:
-        """A stored batch (acknowledged or not) created ``created`` tickets and reopened ``regressed``
+        """A stored batch (acknowledged or not) created ``created`` tickets, reopened ``regressed``
         solved ones (each counted by exactly one writer: see ``TicketResult``)."""
         if created:
             self.process.tickets_created.inc(created)
