@@ -22,6 +22,8 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from pipeline.models import TicketRecord
 from pipeline.storage.limits import MAX_TICKET_DATA_BYTES, text_problem, utf8_size
 
@@ -33,6 +35,13 @@ _HASH_MAX, _APP_MAX, _CHANNEL_MAX, _LOCATION_MAX, _MODULE_MAX = (
 #: Longest occurrence key (an AMQP message id is at most 255 bytes).
 KEY_MAX = 255
 _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+#: The fast path of :func:`check_record`: msgspec writes the same JSON five
+#: times faster, but also accepts what ``json`` refuses (a NaN becomes
+#: ``null``, a datetime or a set becomes text or a list). Its output read
+#: back equals the data only when the data held JSON's own types alone;
+#: anything else takes ``json``'s path, which keeps its refusals.
+_ENCODE = msgspec.json.Encoder().encode
+_DECODE = msgspec.json.Decoder().decode
 #: For data holding surrogates, which only a \u escape can carry in UTF-8 text.
 _DUMPS_ESCAPED = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
 
@@ -139,8 +148,18 @@ def check_record(record: Any) -> str:
     )
     if not valid:
         _explain(record)
+    data = record.data
     try:
-        text = _DUMPS(record.data)
+        encoded = _ENCODE(data)
+        plain = _DECODE(encoded) == data
+    except (TypeError, ValueError, RecursionError):
+        plain = False
+    if plain:  # the data holds only JSON's own types: msgspec's text is json's
+        if len(encoded) > MAX_TICKET_DATA_BYTES:
+            _too_large(len(encoded))
+        return encoded.decode()
+    try:
+        text = _DUMPS(data)
     except (TypeError, ValueError) as err:
         raise ValueError(f"data is not JSON-safe: {err}") from None
     size = utf8_size(text)
@@ -151,11 +170,15 @@ def check_record(record: Any) -> str:
         text = _DUMPS_ESCAPED(record.data)
         size = len(text)
     if size > MAX_TICKET_DATA_BYTES:
-        raise ValueError(
-            f"data is {size} bytes of JSON, more than the {MAX_TICKET_DATA_BYTES} "
-            "a ticket record may hold"
-        )
+        _too_large(size)
     return text
+
+
+def _too_large(size: int) -> None:
+    raise ValueError(
+        f"data is {size} bytes of JSON, more than the {MAX_TICKET_DATA_BYTES} "
+        "a ticket record may hold"
+    )
 
 
 def _group(

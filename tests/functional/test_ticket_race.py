@@ -226,12 +226,13 @@ def _one(key: str) -> TicketRecord:
 
 
 @pytest.mark.parametrize("database", ["postgresql", "mysql"])
-def test_a_key_stored_after_the_lookup_reruns_the_batch(
+def test_a_key_stored_during_the_batch_reruns_it_with_the_lookup(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The window between the key lookup and the insert: another writer commits
-    the same redelivered record there. The unique key refuses the second
-    occurrence, and the batch (with its ticket bump) is rolled back and rerun.
+    """The window between the start of a batch and its insert: another writer
+    commits the same redelivered record there. The first attempt looks no key
+    up; the unique key refuses the second occurrence, and the batch (with its
+    ticket bump) is rolled back and rerun with the lookup, which finds it.
     (SQLite has no such window: BEGIN IMMEDIATE serialises writers.)"""
     from pipeline.storage.impl_sqlalchemy import ticket_writes
 
@@ -240,25 +241,30 @@ def test_a_key_stored_after_the_lookup_reruns_the_batch(
         conn, other = get_connection(url), get_connection(url)
         conn.upgrade()
         redelivered = dataclasses.replace(_one("a"), occurrence_key="m-1")
-        lookup = ticket_writes.stored_keys
-        calls: list[int] = []
+        lookup, upserted = ticket_writes.stored_keys, ticket_writes._upserted
+        lookups: list[int] = []
+        raced: list[bool] = []
         racing = threading.local()
 
-        def late_lookup(*args: Any) -> set[str]:
+        def counted_lookup(*args: Any) -> set[str]:
             found = lookup(*args)
-            if getattr(racing, "other", False):
-                return found
-            if not calls:  # the other writer commits right after our first lookup
+            if not getattr(racing, "other", False):
+                lookups.append(len(found))
+            return found
+
+        def late_upsert(*args: Any) -> Any:
+            if not getattr(racing, "other", False) and not raced:
+                raced.append(True)  # our first attempt: the other writer commits first
                 racing.other = True
                 other.record_tickets([redelivered])
                 racing.other = False
-            calls.append(len(found))
-            return found
+            return upserted(*args)
 
-        monkeypatch.setattr(ticket_writes, "stored_keys", late_lookup)
+        monkeypatch.setattr(ticket_writes, "stored_keys", counted_lookup)
+        monkeypatch.setattr(ticket_writes, "_upserted", late_upsert)
         try:
             result = conn.record_tickets([redelivered, _one("a"), _one("b")])
-            assert not result.failed and calls == [0, 1]  # missed, then found on the rerun
+            assert not result.failed and lookups == [1]  # no lookup, then found on the rerun
             assert (result.created, result.regressed) == (1, 0)  # b; a: the other writer's
             counts = {t.record_hash: t.occurrence_count for t in conn.get_tickets(limit=None)}
             assert counts == {"a": 2, "b": 1}

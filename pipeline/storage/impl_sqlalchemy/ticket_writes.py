@@ -2,10 +2,10 @@
 
 For each chunk of groups (already sorted by ``(app_id, record_hash)``, so
 concurrent writers lock rows in one order) :func:`write_chunk` runs, inside
-the caller's transaction: a SELECT of which of the chunk's occurrence keys
-are stored already (only keys the records came with: a fresh key cannot
-be), the groups narrowed to their new records
-(:func:`~pipeline.storage.tickets.new_only`), an upsert per remaining ticket
+the caller's transaction: when asked to, a SELECT of which of the chunk's
+occurrence keys are stored already (only keys the records came with: a
+fresh key cannot be) and the groups narrowed to their new records
+(:func:`~pipeline.storage.tickets.new_only`); then an upsert per remaining ticket
 — ``INSERT ... ON CONFLICT DO UPDATE`` (SQLite) or ``INSERT ... ON DUPLICATE
 KEY UPDATE`` (MySQL/MariaDB), compiled once and sent with executemany
 (PyMySQL makes it one multi-row statement) — bumping the tickets by the new
@@ -21,12 +21,17 @@ count the chunk added (the row is locked by the upsert until commit, and a
 stored count is at least one); it is reopened when the UPDATE after the
 upsert, on rows this transaction holds locked, finds it solved.
 
-Race-free with concurrent writers of the same redelivered record: both may
-find its key absent and bump the ticket, but the unique index on the key
-lets only one insert the occurrence; the other's insert waits for the first
-transaction, fails, and raises :class:`Collided`, on which the caller rolls
-the whole transaction (with its bump) back and runs it again, now finding
-the key stored.
+The lookup is skipped on a batch's first attempt: almost every key a
+writer sends is new (the handler's are drawn at random, a consumer's are
+message ids seen once), and the unique index on the key refuses an
+occurrence stored before just as it refuses one stored by a concurrent
+writer. Either way the insert fails and raises :class:`Collided`, on which
+the caller rolls the whole transaction (with its bump) back and runs it
+again with the lookup, now finding the key stored. A redelivered batch
+costs one rolled-back attempt; every other batch saves a query that probes
+the key index once per record. Concurrent writers of the same redelivered
+record are race-free the same way: the other's insert waits for the first
+transaction and fails.
 """
 
 from __future__ import annotations
@@ -95,8 +100,9 @@ def _collisions() -> Iterator[None]:
     try:
         yield
     except exc.IntegrityError as err:
-        # The batch's keys are distinct and none was stored at its lookup, so
-        # a duplicate is a key another writer committed since: run it again.
+        # The batch's keys are distinct, so a duplicate is a key stored before
+        # (not looked up) or committed by another writer since the lookup:
+        # run it again, with the lookup.
         if not _is_unique_violation(err):
             raise
         raise Collided(str(err.orig)) from err
@@ -150,15 +156,16 @@ def _upserted(
 
 
 def write_chunk(
-    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup]
+    conn: sa.Connection, tables: TicketTables, groups: Sequence[TicketGroup], look_up: bool
 ) -> Written:
     """Store the chunk's new occurrences and bump their tickets (see the module docstring).
 
-    Returns the ticket ids by key and what was created and reopened;
-    raises :class:`Collided` when another writer stored one of the keys
-    since the lookup.
+    ``look_up`` False takes every occurrence as new. Returns the ticket ids
+    by key and what was created and reopened; raises :class:`Collided` when
+    one of the keys is stored already (without the lookup) or was stored
+    by another writer since the lookup.
     """
-    stored = stored_keys(conn, tables.occurrence, groups)
+    stored = stored_keys(conn, tables.occurrence, groups) if look_up else ()
     fresh = new_only(groups, stored) if stored else groups
     found = _upserted(conn, tables, groups, fresh)
     ids = {key: ticket_id for key, (ticket_id, _) in found.items()}

@@ -1,10 +1,10 @@
 """Ticket primitives of the SQLAlchemy driver: transactions, reads, solving, deleting, expiry.
 
 A batch of tickets is one transaction of :func:`.ticket_writes.write_chunk`
-per chunk of groups (see there: key lookup, upserts by the new occurrences,
-bulk occurrence insert). A chunk that finds an occurrence key stored by
-another writer meanwhile (:class:`.ticket_writes.Collided`) reruns the
-whole transaction. Deadlocks and serialisation failures (InnoDB's gap locks
+per chunk of groups (see there: key lookup on a rerun only, upserts by the
+new occurrences, bulk occurrence insert). A chunk that meets an occurrence
+key stored already (:class:`.ticket_writes.Collided`) reruns the whole
+transaction, with the lookup. Deadlocks and serialisation failures (InnoDB's gap locks
 can still collide) are retried a few times with jittered back-off, then
 raise :class:`StorageUnavailable` so the caller retries the batch later.
 
@@ -138,14 +138,23 @@ class SQLTickets:
                     time.sleep(pause)
 
     def _write_tickets(self, groups: Sequence[TicketGroup]) -> Written:
+        # The first attempt takes every occurrence as new; a collision reruns
+        # the transaction with the lookup of stored keys (see .ticket_writes).
+        look_up = False
+
         def work(conn: sa.Connection) -> Written:
+            nonlocal look_up
             total = Written({})
-            for start in range(0, len(groups), ticket_writes.UPSERT_CHUNK):
-                chunk = groups[start : start + ticket_writes.UPSERT_CHUNK]
-                written = ticket_writes.write_chunk(conn, self.ticket_tables, chunk)
-                total.ticket_ids.update(written.ticket_ids)
-                total.created += written.created
-                total.regressed += written.regressed
+            try:
+                for start in range(0, len(groups), ticket_writes.UPSERT_CHUNK):
+                    chunk = groups[start : start + ticket_writes.UPSERT_CHUNK]
+                    written = ticket_writes.write_chunk(conn, self.ticket_tables, chunk, look_up)
+                    total.ticket_ids.update(written.ticket_ids)
+                    total.created += written.created
+                    total.regressed += written.regressed
+            except ticket_writes.Collided:
+                look_up = True
+                raise
             return total
 
         return self._in_transaction("record tickets", work)
