@@ -77,7 +77,7 @@ def test_circular_data_is_refused() -> None:
         {"message": "disk full", "args": [1, 2.5, None, True, False], "extra": {"a": {"b": []}}},
         {"text": "naïve ☃ 日本語 \U0001f600", "control": "a\x00b\n\t\x7f", "quote": '"\\'},
         {"big": 2**70, "negative": -(2**63) - 1, "float": 1e300, "small": 5e-324, "zero": -0.0},
-        {1: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+        {1: "int key", 2.5: "float key", False: "bool key", None: "null key"},
         {"tuple": (1, (2, 3))},
         collections.OrderedDict(b=1, a=2),
         {"level": Level.ERROR},
