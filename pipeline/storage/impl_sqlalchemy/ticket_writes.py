@@ -10,7 +10,7 @@ fresh key cannot be) and the groups narrowed to their new records
 KEY UPDATE`` (MySQL/MariaDB), compiled once and sent with executemany
 (PyMySQL makes it one multi-row statement) — bumping the tickets by the new
 records only, a SELECT of their ids and counts, the UPDATE reopening the
-solved ones among them (:func:`.ticket_bumps.remap`), and one executemany
+solved ones among them (:func:`.ticket_bumps.remap`), and one DBAPI executemany
 INSERT of the new occurrences. PostgreSQL does the same with one key lookup,
 one ``unnest`` upsert returning ids and counts, the UPDATE, and a COPY
 (:mod:`.ticket_postgresql`).
@@ -49,6 +49,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from pipeline.storage.impl_sqlalchemy import ticket_postgresql as postgresql_bulk
 from pipeline.storage.impl_sqlalchemy.ticket_bumps import assignments, remap, ticket_rows
 from pipeline.storage.impl_sqlalchemy.ticket_schema import TicketTables
+from pipeline.storage.impl_sqlalchemy.writer import executemany_rows
 from pipeline.storage.tickets import TicketGroup, Written, given_keys, new_only
 
 #: Groups per upsert statement (keeps bind parameters under every limit).
@@ -69,6 +70,10 @@ def _upsert(table: sa.Table, dialect: str) -> Any:
         index_elements=[table.c.app_id, table.c.record_hash],
         set_=dict(assignments(table, stmt.excluded)),
     )
+
+
+#: The columns of :func:`_occurrence_rows`, in their order.
+OCCURRENCE_COLUMNS = ("ticket_id", "time", "app_id", "data", "occurrence_key")
 
 
 def _occurrence_rows(
@@ -182,17 +187,6 @@ def write_chunk(
         if postgresql_bulk.supported(conn):
             postgresql_bulk.copy_occurrences(conn, tables.occurrence, _occurrence_rows(fresh, ids))
         else:
-            conn.execute(
-                sa.insert(tables.occurrence),
-                [
-                    {
-                        "ticket_id": ticket_id,
-                        "time": when,
-                        "app_id": app_id,
-                        "data": text,
-                        "occurrence_key": key,
-                    }
-                    for ticket_id, when, app_id, text, key in _occurrence_rows(fresh, ids)
-                ],
-            )
+            rows = list(_occurrence_rows(fresh, ids))
+            executemany_rows(conn, tables.occurrence, OCCURRENCE_COLUMNS, rows)
     return written

@@ -187,14 +187,16 @@ def _insert_traits(conn: sa.Connection, events: Sequence[Event], ids: dict[str, 
         if copy:
             _copy_rows(conn, table, trait_rows)
         else:
-            _executemany(conn, table, trait_rows)
+            executemany_rows(conn, table, ("event_id", "key", "value"), trait_rows)
 
 
-def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str, Any]]) -> None:
-    """One DBAPI executemany of positional rows.
+def executemany_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """One DBAPI executemany of ``rows``, tuples of the values of ``columns``.
 
     Skips SQLAlchemy's per-row parameter handling, which costs as much as
-    SQLite's own work here; values go through the bind processor of the
+    SQLite's own work here; values go through the bind processor of each
     column type's dialect implementation, exactly as SQLAlchemy applies it
     to every other statement (filters included). The generic type's
     processor would skip SQLite's DATETIME formatting and leave datetimes to
@@ -202,16 +204,23 @@ def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str
     then no longer compares like the bound text.
     """
     dialect = conn.dialect
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=["event_id", "key", "value"])
-    process = table.c.value.type.dialect_impl(dialect).bind_processor(dialect)
-    if process is not None:
-        rows = [(pk, key, process(value)) for pk, key, value in rows]
+    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(columns))
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    ]
+    # Column by column (zip transposes in C): one map per processed column.
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else []
+    if any(processors):
+        values = [
+            column if process is None else list(map(process, column))
+            for process, column in zip(processors, values, strict=True)
+        ]
     params: list[Any]
     if compiled.positional:
-        order = [("event_id", "key", "value").index(name) for name in compiled.positiontup or ()]
-        params = [tuple(row[i] for i in order) for row in rows] if order != [0, 1, 2] else rows
+        order = [list(columns).index(name) for name in compiled.positiontup or ()]
+        params = list(zip(*(values[i] for i in order), strict=True))
     else:
-        params = [{"event_id": pk, "key": key, "value": value} for pk, key, value in rows]
+        params = [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
     limit = packet.packet_limit(conn)
 
     def insert(cursor: Any) -> None:
