@@ -81,7 +81,7 @@ class TicketWriter:
         store: Store,
         *,
         queue_size: int = 10000,
-        batch_size: int = 1000,
+        batch_size: int = 2000,
         batch_interval: float = 0.2,
         flush_timeout: float = 5.0,
         name: str = "pipeline-tickets",

@@ -178,11 +178,11 @@ class TicketingHandler(TicketingBaseHandler):
     :param batch_size: the most records in one ``record_tickets`` call; a
         batch is written once this many wait, or after ``batch_interval``
         seconds. Larger batches store bursts faster (each bumps its tickets
-        and commits once: with 5,000 PostgreSQL spends about a quarter less
-        CPU per record than with 1,000), but the thread then waits less for
-        the database and takes more of the interpreter from the
-        application's threads: log calls made during a burst take longer
-        (``benchmarks/README.md``).
+        and commits once: with 2,000 PostgreSQL spends about a tenth less
+        CPU per record than with 1,000, with 5,000 about a quarter less),
+        but the thread then waits less for the database and takes more of
+        the interpreter from the application's threads: log calls made
+        during a burst take longer (``benchmarks/README.md``).
     :param flush_timeout: how long :meth:`flush` without an argument,
         :meth:`close` and the exit hook wait for the queue to be written.
     :param db_options: options of the backend (``table_prefix``,
@@ -206,7 +206,7 @@ class TicketingHandler(TicketingBaseHandler):
         *,
         synchronous: bool = False,
         queue_size: int = 10000,
-        batch_size: int = 1000,
+        batch_size: int = 2000,
         batch_interval: float = 0.2,
         flush_timeout: float = 5.0,
         **db_options: Any,
