@@ -26,6 +26,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pipeline.convert.logbook_dicts import stored_dict
 from pipeline.convert.logrecord import from_logging
 from pipeline.convert.tickets import json_safe
 from pipeline.exceptions import StorageError, StorageUnavailable
@@ -103,12 +104,9 @@ def _direct_record(record: Any, sites: SiteFields, app_id: str, key: str) -> Tic
     if isinstance(record, logging.LogRecord):
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
         data = from_logging(record, record.__dict__.get(MESSAGE_ATTRIBUTE), when)
-    else:
-        data, when = record.to_dict(json_safe=True), to_utc(record.time)
-    grouped = sites.of(data)
-    if not isinstance(record, logging.LogRecord):  # grouped as logbook gives it, stored as lists
-        data = json_safe(data)
-    return _ticket_record(data, when, grouped, app_id, key)
+    else:  # logbook's export and json_safe in one walk; tuples (fingerprints) group as lists
+        data, when = stored_dict(record), to_utc(record.time)
+    return _ticket_record(data, when, sites.of(data), app_id, key)
 
 
 class TicketBatches:
