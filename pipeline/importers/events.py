@@ -30,6 +30,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Protocol
 
+from pipeline.importers.collection import fewer_collections
 from pipeline.importers.panko import PankoEvent, PankoId, raw_of
 from pipeline.importers.prefetch import prefetched
 from pipeline.importers.progress import Progress
@@ -138,11 +139,12 @@ def import_events(
     if reads_ahead(reader) if read_ahead is None else read_ahead:
         pages = prefetched(pages)
     try:
-        for page in pages:
-            _write(conn, page, summary)
-            last_id = page[-1].panko_id
-            if progress is not None:
-                progress.advance(len(page))
+        with fewer_collections():
+            for page in pages:
+                _write(conn, page, summary)
+                last_id = page[-1].panko_id
+                if progress is not None:
+                    progress.advance(len(page))
     except BaseException as err:
         summary.interrupted = f"{type(err).__name__}: {resume_hint(last_id)}"
         raise

@@ -13,8 +13,10 @@ the next page starts after the last id read (keyset pagination), so a page
 costs the same wherever it lies and memory holds one page whatever the
 database's size. A page's traits come with four queries, one per trait
 table, each a range scan of the table's primary key when the page's ids
-are close together (see :func:`_covering`). Values come back typed as Panko stored them; datetimes (naive UTC in
-Panko) become aware UTC.
+are close together (see :func:`_scans`); an SQLite file's are read with the
+sqlite3 module itself (:mod:`.panko_sqlite`), the rest through SQLAlchemy.
+Values come back typed as Panko stored them; datetimes (naive UTC in Panko)
+become aware UTC.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import decimal
 import itertools
 import json
 import operator
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -31,6 +34,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from pipeline.importers import panko_sqlite
 from pipeline.models import UTC, Trait, to_utc
 from pipeline.storage.impl_sqlalchemy.engine import translated_errors
 
@@ -204,21 +208,36 @@ class PankoReader:
         found: dict[int, list[tuple[str, int, Any]]] = {event_id: [] for event_id in ids}
         if not ids:
             return found
-        for dtype, table in TRAIT_TABLES.items():
-            column = table.c.event_id
-            query = (
-                sa.select(column, table.c.key, sa.literal_column(str(dtype)), table.c.value)
-                .where(_covering(column, ids))
-                .order_by(column)
-            )
+        scan = _scans(ids)
+        tables: Iterator[Sequence[Any]]
+        raw = conn.connection.driver_connection
+        if isinstance(raw, sqlite3.Connection):  # a file read with this process's CPU
+            tables = panko_sqlite.trait_rows(raw, ids, scan)
+        else:
+            tables = _trait_rows(conn, ids, scan)
+        for rows in tables:
             # Rows come in runs of one event (the order is only for speed:
             # any order groups right). groupby and map run in C, so no Python
             # code runs per trait; a page has some 15 traits per event.
-            for event_id, rows in itertools.groupby(conn.execute(query).all(), _EVENT_ID):
+            for event_id, run in itertools.groupby(rows, _EVENT_ID):
                 traits = found.get(event_id)
                 if traits is not None:  # None: in the id range, but not selected
-                    traits.extend(map(_TRAIT, rows))
+                    traits.extend(map(_TRAIT, run))
         return found
+
+
+def _trait_rows(conn: sa.Connection, ids: Sequence[int], scan: bool) -> Iterator[Sequence[Any]]:
+    """Each trait table's ``(event_id, key, dtype, value)`` rows of ``ids``, through
+    SQLAlchemy (see :func:`.panko_sqlite.trait_rows` for ``scan``)."""
+    for dtype, table in TRAIT_TABLES.items():
+        column = table.c.event_id
+        covering = column.between(ids[0], ids[-1]) if scan else column.in_(ids)
+        query = (
+            sa.select(column, table.c.key, sa.literal_column(str(dtype)), table.c.value)
+            .where(covering)
+            .order_by(column)
+        )
+        yield conn.execute(query).all()
 
 
 _EVENT_ID = operator.itemgetter(0)
@@ -228,19 +247,16 @@ _TRAIT = operator.itemgetter(1, 2, 3)
 _RANGE_SPREAD = 2
 
 
-def _covering(column: sa.ColumnElement[int], ids: Sequence[int]) -> sa.ColumnElement[bool]:
-    """A condition on ``column`` true for every id of ``ids`` (ascending).
+def _scans(ids: Sequence[int]) -> bool:
+    """Whether a page's traits are read with a range scan of the ids ``ids`` (ascending).
 
     Most pages hold consecutive ids (no filter, or one that keeps whole
-    runs): one range scan of the trait table's primary key, much cheaper for
+    runs): one range scan of each trait table's primary key, much cheaper for
     every database than an ``IN`` of a thousand parameters. Ids spread
     wider (a selective filter) keep the ``IN``, so a page never reads more
     than twice its own traits.
     """
-    low, high = ids[0], ids[-1]
-    if high - low < _RANGE_SPREAD * len(ids):
-        return column.between(low, high)
-    return column.in_(ids)
+    return ids[-1] - ids[0] < _RANGE_SPREAD * len(ids)
 
 
 def raw_of(text: str | dict[str, Any] | None) -> dict[str, Any] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from pipeline.importers.collection import FIRST_THRESHOLD, fewer_collections
 from pipeline.importers.events import NOTE_AT_LIMIT, NOTE_NULL, to_event
 from pipeline.importers.logbook import LogbookOccurrence, LogbookTicket
 from pipeline.importers.panko import PankoEvent, raw_of
@@ -139,3 +141,20 @@ def test_occurrence_keys_depend_on_content_not_on_where_it_was_read() -> None:
     assert key == occurrence_key("shop", "ab12", occurrence) and key.startswith("logbook:")
     assert key != occurrence_key("shop", "ab12", occurrence._replace(data='{"m": 2}'))
     assert len(key) <= 255
+
+
+def test_fewer_collections_raises_the_first_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with fewer_collections():
+            assert gc.get_threshold() == (FIRST_THRESHOLD, 10, 10)
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0, 10, 10)  # automatic collection off: stays off
+        with fewer_collections():
+            assert gc.get_threshold() == (0, 10, 10)
+        with pytest.raises(KeyError), fewer_collections():
+            raise KeyError("the import failed")
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
