@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -85,7 +86,7 @@ def _to_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Trait:
     """A typed name/value pair attached to an event.
 
@@ -96,6 +97,14 @@ class Trait:
     name: str
     dtype: int
     value: Any
+
+    def __init__(self, name: str, dtype: int, value: Any) -> None:
+        # Through the slots' own setters: a frozen dataclass's generated
+        # __init__ goes through object.__setattr__ by name, twice as slow,
+        # and events carry some 15 traits each (converter, importers).
+        _SET_TRAIT_NAME(self, name)
+        _SET_TRAIT_DTYPE(self, dtype)
+        _SET_TRAIT_VALUE(self, value)
 
     NONE_TYPE: ClassVar[int] = 0
     TEXT_TYPE: ClassVar[int] = 1
@@ -156,6 +165,11 @@ class Trait:
         return cls(name, dtype, cls.convert_value(dtype, value))
 
 
+# The slot descriptors' setters, which Trait.__init__ calls.
+_SET_TRAIT_NAME = vars(Trait)["name"].__set__
+_SET_TRAIT_DTYPE = vars(Trait)["dtype"].__set__
+_SET_TRAIT_VALUE = vars(Trait)["value"].__set__
+
 _TYPE_BY_NAME: dict[str, int] = {
     **{name: dtype for dtype, name in Trait.API_TYPE_NAMES.items()},
     **{name: dtype for dtype, name in Trait.DEFINITION_TYPE_NAMES.items()},
@@ -169,7 +183,7 @@ _CONVERTERS: dict[int, Any] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
     """One notification turned into a record.
 
@@ -183,10 +197,20 @@ class Event:
     traits: tuple[Trait, ...] = ()
     raw: dict[str, Any] | None = None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "generated", to_utc(self.generated))
-        if not isinstance(self.traits, tuple):
-            object.__setattr__(self, "traits", tuple(self.traits))
+    def __init__(
+        self,
+        message_id: str,
+        event_type: str,
+        generated: dt.datetime,
+        traits: Iterable[Trait] = (),
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        # The slots' own setters, as in Trait.__init__.
+        _SET_EVENT_MESSAGE_ID(self, message_id)
+        _SET_EVENT_TYPE(self, event_type)
+        _SET_EVENT_GENERATED(self, to_utc(generated))
+        _SET_EVENT_TRAITS(self, traits if isinstance(traits, tuple) else tuple(traits))
+        _SET_EVENT_RAW(self, raw)
 
     def trait(self, name: str) -> Trait | None:
         """The trait called ``name``, or None."""
@@ -194,6 +218,13 @@ class Event:
             if trait.name == name:
                 return trait
         return None
+
+
+_SET_EVENT_MESSAGE_ID = vars(Event)["message_id"].__set__
+_SET_EVENT_TYPE = vars(Event)["event_type"].__set__
+_SET_EVENT_GENERATED = vars(Event)["generated"].__set__
+_SET_EVENT_TRAITS = vars(Event)["traits"].__set__
+_SET_EVENT_RAW = vars(Event)["raw"].__set__
 
 
 class TicketStatus(enum.Enum):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -68,3 +70,26 @@ def test_naive_is_utc_and_aware_is_converted() -> None:
     assert to_utc(plus2).hour == 12 and to_utc(plus2).tzinfo is UTC
     assert Event("m", "t", naive).generated.tzinfo is UTC
     assert parse_datetime("2026-01-01T12:00:00").tzinfo is UTC
+
+
+def test_events_and_traits_are_built_as_frozen_dataclasses_would_be() -> None:
+    """Their constructors set the slots directly (speed); nothing else may differ."""
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    event = Event(
+        message_id="m", event_type="t", generated=dt.datetime(2026, 1, 1, 14, tzinfo=plus2),
+        traits=[Trait("a", Trait.INT_TYPE, 1), Trait(name="b", dtype=Trait.TEXT_TYPE, value="x")],
+    )
+    assert event.generated == dt.datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert event.generated.tzinfo is UTC
+    assert event.traits == (Trait("a", 2, 1), Trait("b", 1, "x")) and event.raw is None
+    assert repr(event.traits[0]) == "Trait(name='a', dtype=2, value=1)"
+    assert hash(Trait("a", 2, 1)) == hash(Trait("a", 2, 1))
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert dataclasses.replace(event, raw={"k": 1}).raw == {"k": 1}
+    assert dataclasses.astuple(event.traits[1]) == ("b", 1, "x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.traits[0].value = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.raw = {}  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Trait("a", 1)  # type: ignore[call-arg]
