@@ -43,6 +43,11 @@ from pipeline.importers.source import open_source
 from pipeline.importers.summary import ImportSummary
 from pipeline.models import Event, Trait
 
+try:
+    from pipeline.importers.collection import fewer_collections
+except ImportError:  # main's code from before it, timed for comparison
+    fewer_collections = contextlib.nullcontext
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("PIPELINE_PANKO_VENV") or ROOT / ".venv-panko")
 
@@ -124,6 +129,40 @@ def run_once(
     return elapsed, cpu, server_cpu, summary
 
 
+def phases(panko_db: Path, args: argparse.Namespace) -> tuple[float, dict[str, float]]:
+    """The import done in turn as ``import_events`` does it, each part timed on its own:
+    events/s, and CPU µs per event of reading, converting, ``record_events`` (this
+    process) and PostgreSQL."""
+    engine = open_source(f"sqlite:///{panko_db}")
+    summary = ImportSummary("events")
+    spent = dict.fromkeys(("read", "convert", "record_events"), 0.0)
+    with postgresql_target(args.pg) as url:
+        conn = storage.get_connection(url)
+        conn.upgrade()
+        server = ServerCPU(args.pg, url.rsplit("/", 1)[1])
+        server.start()
+        started = time.perf_counter()
+        with fewer_collections():
+            pages = PankoReader(engine).pages(args.batch_size)
+            while True:
+                before = time.process_time()
+                page = next(pages, None)
+                read = time.process_time()
+                if page is None:
+                    break
+                events = [event_import.to_event(item, summary) for item in page]
+                converted = time.process_time()
+                summary.stored += len(conn.record_events(events).stored)
+                spent["read"] += read - before
+                spent["convert"] += converted - read
+                spent["record_events"] += time.process_time() - converted
+        elapsed = time.perf_counter() - started
+        spent["PostgreSQL"] = server.seconds()
+        conn.close()
+    engine.dispose()
+    return summary.stored / elapsed, {part: cpu / summary.stored * 1e6 for part, cpu in spent.items()}
+
+
 def write_only(panko_db: Path, args: argparse.Namespace, count: int) -> tuple[float, float, float]:
     """The first ``count`` events converted before timing, then only written as the import
     writes them: events/s, importer and PostgreSQL CPU µs per event (the writing ceiling)."""
@@ -161,7 +200,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    # The importer's own default (main's code before it had one: 1,000).
+    parser.add_argument(
+        "--batch-size", type=int, default=getattr(event_import, "BATCH_SIZE", 1000)
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--panko-db", type=Path, help="Panko SQLite file (written if missing)")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -177,6 +219,11 @@ def main() -> None:
         default=0,
         metavar="COUNT",
         help="before each run, time writing COUNT already converted events (the ceiling)",
+    )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="after each run, one more timing reading, converting and record_events apart",
     )
     args = parser.parse_args()
     panko_db = args.panko_db or Path(tempfile.gettempdir()) / (
@@ -207,6 +254,15 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f}); refused {summary.refused_count}",
             flush=True,
         )
+        if args.phases:
+            load = os.getloadavg()[0]
+            rate, parts = phases(panko_db, args)
+            shown = ", ".join(f"{part} {cpu:.1f}" for part, cpu in parts.items())
+            print(
+                f"run {number + 1} in parts: {rate:,.0f} events/s, CPU µs/event: {shown} "
+                f"(load average {load:.1f} -> {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from oslo_config import cfg
 from pipeline import storage
 from pipeline.exceptions import ConfigError
 from pipeline.importers import panko_mongo
-from pipeline.importers.events import PankoSource, import_events
+from pipeline.importers.events import BATCH_SIZE, PankoSource, import_events
 from pipeline.importers.logbook import DEFAULT_PREFIX, LogbookReader
 from pipeline.importers.panko import TABLES, PankoFilter, PankoReader
 from pipeline.importers.progress import Progress
@@ -156,7 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "the number event.id of an SQL database, the _id (the message id) of a MongoDB one",
     )
     parser.set_defaults(func=import_panko)
-    _batch_option(parser)
+    _batch_option(parser, BATCH_SIZE)
     parser = commands.add_parser(
         "logbook",
         help="tickets of logbook's ticketing handler (SQLAlchemy tables)",
@@ -177,11 +177,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _batch_option(parser)
 
 
-def _batch_option(parser: argparse.ArgumentParser) -> None:
+def _batch_option(parser: argparse.ArgumentParser, default: int = 1000) -> None:
     parser.add_argument(
         "--batch-size",
         type=_positive,
-        default=1000,
+        default=default,
         metavar="N",
-        help="records per storage call (default 1000)",
+        help=f"records per storage call (default {default})",
     )
