@@ -14,7 +14,9 @@ figures (the machine is shared).
 Besides events/s it prints the CPU time per event of the importer's process
 and of PostgreSQL's server processes (:mod:`server_cpu`); ``--write-only``
 also times ``record_events`` alone on already converted events before each
-run, the ceiling the import's reading and converting come on top of.
+run, the ceiling the import's reading and converting come on top of;
+``--phases`` runs the import once more after each run, timing the CPU of
+reading, converting and ``record_events`` apart.
 """
 
 from __future__ import annotations
