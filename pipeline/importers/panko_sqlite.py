@@ -25,6 +25,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import exc
+
 from pipeline.models import Trait, to_utc
 
 #: Each trait table with the dtype of its values.
@@ -53,15 +55,23 @@ def trait_rows(conn: sqlite3.Connection, ids: Sequence[int], scan: bool) -> Iter
         # The table name and dtype are this module's constants, never input.
         select = f'SELECT event_id, "key", {dtype}, value FROM {table} WHERE event_id '
         if scan:
-            rows = conn.execute(select + "BETWEEN ? AND ? ORDER BY event_id", (ids[0], ids[-1]))
-            found = rows.fetchall()
+            found = _fetched(conn, select + "BETWEEN ? AND ? ORDER BY event_id", (ids[0], ids[-1]))
         else:
             found = []
             for start in range(0, len(ids), IN_CHUNK):
                 chunk = ids[start : start + IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                found += conn.execute(f"{select}IN ({marks}) ORDER BY event_id", chunk).fetchall()
+                found += _fetched(conn, f"{select}IN ({marks}) ORDER BY event_id", chunk)
         yield datetimes_parsed(found) if dtype == Trait.DATETIME_TYPE else found
+
+
+def _fetched(conn: sqlite3.Connection, statement: str, params: Sequence[int]) -> list[Row]:
+    """The rows of ``statement``; sqlite3's errors raised as SQLAlchemy raises them,
+    which the reader's callers translate (a missing table, a locked file, ...)."""
+    try:
+        return conn.execute(statement, params).fetchall()
+    except sqlite3.Error as err:
+        raise exc.DBAPIError.instance(statement, params, err, sqlite3.Error) from err
 
 
 def datetimes_parsed(rows: list[Row]) -> list[Row]:

@@ -9,11 +9,13 @@ SQLAlchemy accepts (no fraction, ``T``, an offset, a date alone, NULL).
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from pipeline.exceptions import StorageError
 from pipeline.importers import panko_sqlite
 from pipeline.importers.panko import EVENT, EVENT_TYPE, PankoFilter, PankoReader, _trait_rows
 from pipeline.models import UTC
@@ -92,4 +94,16 @@ def test_a_page_wider_than_one_in_list_gets_every_selected_events_traits(tmp_pat
         assert sorted(event.traits) == sorted(
             [(key, 1, f"h{n}" * (n % 3)), (key, 2, n * 10**12), (key, 3, n / 8), (key, 4, when)]
         )
+    engine.dispose()
+
+
+def test_a_broken_file_is_a_storage_error_naming_the_cause(tmp_path: Path) -> None:
+    """sqlite3's own errors come out as SQLAlchemy's would (the CLI prints those)."""
+    path = tmp_path / "panko.db"
+    _file(path, 5, list(STORED_TIMES)[:1]).dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE trait_float")
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with pytest.raises(StorageError, match="reading the Panko database: no such table: trait_float"):
+        list(PankoReader(engine).pages(3))
     engine.dispose()
