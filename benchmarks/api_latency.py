@@ -33,12 +33,14 @@ from collections.abc import Iterator, Mapping
 import httpx
 import sqlalchemy as sa
 import uvicorn
+from alembic import command
 from event_corpus import events
 
 from pipeline import storage
 from pipeline.api import create_app
 from pipeline.api.auth import Identity
 from pipeline.service import prepare_service
+from pipeline.storage.impl_sqlalchemy.connection import alembic_config
 
 ADMIN = {"X-User-Id": "bench", "X-Project-Id": "admin-project", "X-Roles": "admin"}
 
@@ -103,13 +105,13 @@ def analyze(url: str) -> None:
     print(f"ANALYZE took {time.perf_counter() - started:.0f} s")
 
 
-def load(conn: storage.Connection, count: int, batch: int) -> dict[str, list[str]]:
+def load(conn: storage.Connection, count: int, batch: int, days: int = 1) -> dict[str, list[str]]:
     """Write ``count`` events; return sample trait values to query with."""
     samples: dict[str, list[str]] = {"project_id": [], "user_id": [], "instance_id": [],
                                      "scope": []}
     started = time.perf_counter()
     for seed, offset in enumerate(range(0, count, batch)):
-        chunk = events(min(batch, count - offset), seed=seed + 1)
+        chunk = events(min(batch, count - offset), seed=seed + 1, days=days)
         result = conn.record_events(chunk)
         if result.failed:
             raise SystemExit(f"events failed: {list(result.failed.items())[:3]}")
@@ -210,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--days", type=int, default=1, help="days the events' times span")
+    parser.add_argument(
+        "--previous-layout",
+        action="store_true",
+        help="PostgreSQL: keep the schema at revision 0004 (one row per trait, as before)",
+    )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--url", help="an already loaded database (skips loading; kept)")
     parser.add_argument("--keep", action="store_true", help="keep the new database")
@@ -220,9 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.url:
             conn = storage.get_connection(url)
             try:
-                conn.upgrade()
+                if args.previous_layout:  # the SQL driver's own layout, as before 0005
+                    with conn.engine.begin() as sql:  # type: ignore[attr-defined]
+                        command.upgrade(alembic_config(sql), "0004")
+                else:
+                    conn.upgrade()
                 started = time.perf_counter()
-                samples = load(conn, args.count, args.batch_size)
+                samples = load(conn, args.count, args.batch_size, args.days)
                 print(f"loaded {args.count:,} events in {time.perf_counter() - started:.0f} s")
             finally:
                 conn.close()

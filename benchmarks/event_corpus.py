@@ -29,8 +29,9 @@ STATES = ["active", "building", "deleted", "error", "shutoff"]
 class _Maker:
     """Draws ids, times and names from one seeded random generator."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, days: int = 1) -> None:
         self.rng = random.Random(seed)
+        self.days = days
         self.projects = [self.uuid() for _ in range(40)]
         self.users = [self.uuid() for _ in range(200)]
 
@@ -38,7 +39,9 @@ class _Maker:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def when(self) -> dt.datetime:
-        return START + dt.timedelta(microseconds=self.rng.randrange(86_400 * 10**6))
+        """A time in the ``days`` days that end with START's day."""
+        offset = self.rng.randrange(self.days * 86_400 * 10**6)
+        return START - dt.timedelta(days=self.days - 1) + dt.timedelta(microseconds=offset)
 
     def common(self, service: str) -> list[Trait]:
         return [
@@ -149,9 +152,12 @@ SERVICES: list[tuple[Callable[[_Maker], tuple[str, list[Trait]]], int]] = [
 ]
 
 
-def events(count: int, seed: int = 0) -> list[Event]:
-    """``count`` events with unique message ids; the same seed gives the same list."""
-    maker = _Maker(seed)
+def events(count: int, seed: int = 0, days: int = 1) -> list[Event]:
+    """``count`` events with unique message ids; the same seed gives the same list.
+
+    ``generated`` is spread over ``days`` days ending with 2026-11-24 (UTC).
+    """
+    maker = _Maker(seed, days)
     makers = [make for make, _ in SERVICES]
     weights = [weight for _, weight in SERVICES]
     result = []

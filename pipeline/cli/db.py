@@ -37,6 +37,13 @@ def _expire_in_batches(delete_batch: Callable[[int], int], batch: int, what: str
             return total
 
 
+def _expire_events(conn: storage.Connection, ttl: int, batch: int) -> int:
+    """Delete expired events in batches, or at once where the driver bounds its steps itself."""
+    if conn.expires_in_bounded_steps:  # PostgreSQL: whole partitions, then the edge in chunks
+        return conn.clear_expired_data(ttl)
+    return _expire_in_batches(lambda n: conn.clear_expired_data(ttl, max_count=n), batch, "events")
+
+
 def expire(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     """Delete events and ticket occurrences past their time to live, in bounded batches.
 
@@ -59,9 +66,7 @@ def expire(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     batch = conf.database.events_delete_batch_size
     try:
         if event_ttl > 0:
-            total = _expire_in_batches(
-                lambda n: conn.clear_expired_data(event_ttl, max_count=n), batch, "events"
-            )
+            total = _expire_events(conn, event_ttl, batch)
             print(f"deleted {total} events older than {event_ttl} seconds")
         if occurrence_ttl > 0:
             total = _expire_in_batches(

@@ -198,6 +198,10 @@ class Connection(TicketStore, abc.ABC):
 
     #: Capabilities this driver implements.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: True when :meth:`clear_expired_data` without ``max_count`` keeps each
+    #: of its transactions short by itself (PostgreSQL drops whole time
+    #: partitions), so ``pipeline expire`` need not cut it into batches.
+    expires_in_bounded_steps: ClassVar[bool] = False
 
     def __init__(self, url: str, conf: cfg.ConfigOpts | None = None) -> None:
         self.url = url

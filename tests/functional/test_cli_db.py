@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
@@ -165,3 +166,44 @@ def test_unreachable_database_fails_with_a_clear_message(tmp_path: Path) -> None
     done = pipeline_command("--config-file", str(config), "dbsync", cwd=tmp_path)
     assert done.returncode == 1
     assert "StorageUnavailable" in done.stderr and "secret" not in done.stderr
+
+
+def test_dbsync_moves_a_postgresql_database_written_by_the_previous_layout(
+    tmp_path: Path,
+) -> None:
+    """Revision 0004's tables, written by the SQL driver's event code: dbsync sets them
+    aside, copies every event into the day partitions in batches, logs its progress,
+    and drops them; the events read back the same."""
+    with _database("postgresql", tmp_path) as url:
+        conn = storage.get_connection(url)
+        try:
+            with conn.engine.begin() as sql:  # type: ignore[attr-defined]
+                command.upgrade(alembic_config(sql), "0004")
+            start = dt.datetime(2026, 11, 1, 23, tzinfo=UTC)
+            events = [
+                Event(f"m{n:05d}", f"type.{n % 3}", start + dt.timedelta(minutes=7 * n),
+                      (Trait("host", 1, f"h{n % 5}"), Trait("n", 2, n), Trait("r", 3, n / 7)))
+                for n in range(12000)
+            ]
+            for part in range(0, len(events), 1000):
+                assert len(conn.record_events(events[part : part + 1000]).stored) == 1000
+            config = tmp_path / "pipeline.conf"
+            config.write_text(f"[database]\nconnection = {url}\n")
+            done = pipeline_command("--config-file", str(config), "dbsync", cwd=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "copied 5000 of 12000 events" in done.stderr
+            assert "copied 12000 of 12000 events" in done.stderr
+            assert conn.get_events(EventFilter()) == events
+            assert conn.get_trait_types("type.1") == [
+                {"name": "host", "data_type": 1},
+                {"name": "n", "data_type": 2},
+                {"name": "r", "data_type": 3},
+            ]
+            with conn.engine.connect() as sql:  # type: ignore[attr-defined]
+                schemas = sa.inspect(sql).get_schema_names()
+                days = sql.exec_driver_sql(
+                    "SELECT count(*) FROM pg_inherits WHERE inhparent = 'event'::regclass"
+                ).scalar()
+            assert "pipeline_legacy" not in schemas and days >= 59
+        finally:
+            conn.close()

@@ -24,7 +24,11 @@ a new one by default); alembic does not manage those,
 
 Composition: ``Connection(SQLEvents, SQLTickets, base.Connection)``, the
 event primitives in :mod:`.events` (reads: :mod:`.event_reads`), the ticket
-primitives in :mod:`.tickets`, the rest in :mod:`.connection`.
+primitives in :mod:`.tickets`, the rest in :mod:`.connection`. On
+PostgreSQL the driver is its subclass
+:class:`~.pg_events.PostgreSQLConnection`, whose events
+(:class:`~.pg_events.events.PostgreSQLEvents`, an extension of
+``SQLEvents``) keep one row per event in day partitions (:mod:`.pg_events`).
 
 Schema: :mod:`.schema`, created and migrated by alembic (``upgrade()``,
 ``pipeline dbsync``); no ``alembic.ini`` is needed at run time. A record
@@ -33,6 +37,9 @@ the database rejects one event of it, the batch is retried event by event in
 SAVEPOINTs so only that event fails.
 """
 
-from pipeline.storage.impl_sqlalchemy.connection import Connection
+from pipeline.storage.impl_sqlalchemy.connection import DIALECT_CONNECTIONS, Connection
+from pipeline.storage.impl_sqlalchemy.pg_events import PostgreSQLConnection
+
+DIALECT_CONNECTIONS["postgresql"] = PostgreSQLConnection
 
 __all__ = ["Connection"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -28,6 +29,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SUPPORTED_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 #: Where alembic keeps the revision a database is at (its default name).
 VERSION_TABLE = "alembic_version"
+#: Subclasses of :class:`Connection` for dialects whose events have a layout
+#: of their own, by dialect name; the package registers them (this module
+#: imports none of them: they import it).
+DIALECT_CONNECTIONS: dict[str, type[Connection]] = {}
 
 
 def alembic_config(conn: sa.Connection | None = None) -> AlembicConfig:
@@ -54,6 +59,14 @@ class Connection(SQLEvents, SQLTickets, base.Connection):
     """
 
     capabilities = frozenset(Capability)
+
+    def __new__(cls, url: str, *args: Any, **kwargs: Any) -> Self:
+        # Dialect hook: PostgreSQL's events have a layout of their own (.pg_events).
+        if cls is Connection:
+            special = DIALECT_CONNECTIONS.get(engines.normalise_url(url).get_backend_name())
+            if special is not None:
+                return cast(Self, super().__new__(special))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -100,10 +113,13 @@ class Connection(SQLEvents, SQLTickets, base.Connection):
         at the newest version is left alone without taking the lock.
         """
         with engines.translated_errors("upgrade schema"):
-            if self._schema_is_current():
-                return
-            with schema_lock(self.engine) as conn:
-                command.upgrade(alembic_config(conn), "head")
+            if not self._schema_is_current():
+                with schema_lock(self.engine) as conn:
+                    command.upgrade(alembic_config(conn), "head")
+        self._after_upgrade()
+
+    def _after_upgrade(self) -> None:
+        """Work of ``upgrade`` outside alembic's transaction (PostgreSQL: partitions)."""
 
     def _schema_is_current(self) -> bool:
         with self.engine.connect() as conn:

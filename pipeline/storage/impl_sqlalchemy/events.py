@@ -5,14 +5,15 @@ database rejects one event of it, the batch is retried event by event in
 SAVEPOINTs so only that event fails (an event too large for MySQL's
 ``max_allowed_packet`` costs the connection, and is refused alone).
 Queries are translated by :mod:`.event_reads`; expiry deletes oldest first,
-in transactions of one chunk of ids each.
+in transactions of up to :data:`EXPIRY_TRANSACTION` events.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,27 @@ from pipeline.storage.impl_sqlalchemy.schema import event_type as type_table
 from pipeline.storage.query import EventQuery
 
 LOG = logging.getLogger(__name__)
+#: Most events one expiry transaction deletes (fewer when ``max_count`` says so).
+EXPIRY_TRANSACTION = 10000
+#: SQLite page cache of the expiring connection, in KiB (its default is 2 MiB):
+#: the pages of the tables and indexes a large delete goes over stay in memory.
+SQLITE_EXPIRY_CACHE_KIB = 64 * 1024
+
+
+@contextlib.contextmanager
+def _expiry_cache(conn: sa.Connection) -> Iterator[None]:
+    """On SQLite, a larger page cache for this connection while it expires."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    with conn.begin():
+        before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_EXPIRY_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with conn.begin():
+            conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 class _TooLarge(Exception):
@@ -50,11 +72,15 @@ class SQLEvents:
 
     engine: sa.Engine
 
+    def _write_batch(self, conn: sa.Connection, events: Sequence[Event]) -> RecordResult:
+        """Store ``events`` in ``conn``'s open transaction (PostgreSQL overrides it)."""
+        return writer.write_batch(conn, events)
+
     def _write_events(self, events: Sequence[Event]) -> RecordResult:
         with engines.translated_errors("record events"):
             try:
                 with engines.writing(self.engine) as conn, conn.begin():
-                    return writer.write_batch(conn, events)
+                    return self._write_batch(conn, events)
             except exc.DBAPIError as err:
                 if not engines.is_row_error(err):
                     raise
@@ -84,7 +110,7 @@ class SQLEvents:
             for item in events:
                 savepoint = conn.begin_nested()
                 try:
-                    result.merge(writer.write_batch(conn, [item]))
+                    result.merge(self._write_batch(conn, [item]))
                     savepoint.commit()
                 except exc.DBAPIError as err:
                     if engines.is_packet_too_large(err):  # the connection is gone
@@ -106,22 +132,40 @@ class SQLEvents:
             return reads.fetch_events(conn, query)
 
     def _delete_events_before(self, cutoff: dt.datetime, max_count: int | None) -> int:
-        """Oldest first, in transactions of at most one chunk of ids each."""
+        """Oldest first, in transactions of at most :data:`EXPIRY_TRANSACTION` events.
+
+        Each transaction deletes chunks of ids (bind parameters are limited);
+        few, larger transactions write each page once instead of once per
+        chunk: on SQLite, where expired events lie all over the tables, that
+        is most of the time (a commit rewrites the pages it dirtied).
+        """
         deleted = 0
-        remaining = max_count
-        with engines.translated_errors("expire events"), engines.writing(self.engine) as conn:
-            while remaining is None or remaining > 0:
-                size = reads.CHUNK if remaining is None else min(remaining, reads.CHUNK)
+        with (
+            engines.translated_errors("expire events"),
+            engines.writing(self.engine) as conn,
+            _expiry_cache(conn),
+        ):
+            while max_count is None or deleted < max_count:
+                size = EXPIRY_TRANSACTION if max_count is None else max_count - deleted
                 with conn.begin():
-                    count = self._delete_chunk(conn, cutoff, size)
+                    count = self._delete_some(conn, cutoff, min(size, EXPIRY_TRANSACTION))
                 deleted += count
-                if remaining is not None:
-                    remaining -= count
-                if count < size:
+                if count < min(size, EXPIRY_TRANSACTION):
                     break
             with conn.begin():
                 unused = ~sa.exists().where(event.c.event_type_id == type_table.c.id)
                 conn.execute(sa.delete(type_table).where(unused))
+        return deleted
+
+    def _delete_some(self, conn: sa.Connection, cutoff: dt.datetime, limit: int) -> int:
+        """Delete up to ``limit`` oldest events before ``cutoff`` by chunks; how many."""
+        deleted = 0
+        while deleted < limit:
+            size = min(reads.CHUNK, limit - deleted)
+            count = self._delete_chunk(conn, cutoff, size)
+            deleted += count
+            if count < size:
+                break
         return deleted
 
     @staticmethod
