@@ -11,7 +11,7 @@ with one query per trait table, not one per event.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,16 +61,27 @@ def _admin_proj(project: str) -> sa.ColumnElement[bool]:
     return sa.or_(has_none, matches)
 
 
-def _after(query: EventQuery) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``query.after`` in ``query.sort`` order."""
+def keyset_after(columns: Mapping[str, Any], query: EventQuery) -> sa.ColumnElement[bool]:
+    """Rows strictly after ``query.after`` in ``query.sort`` order (``columns`` by sort key).
+
+    The ``OR`` of prefix-equal comparisons, right for any mix of directions.
+    """
     assert query.after is not None
-    columns = [SORT_COLUMNS[key] for key, _ in query.sort]
+    ordered = [columns[key] for key, _ in query.sort]
     alternatives = []
     for i, (_, direction) in enumerate(query.sort):
-        column, value = columns[i], query.after[i]
+        column, value = ordered[i], query.after[i]
         beyond = column > value if direction == "asc" else column < value
-        alternatives.append(sa.and_(*(columns[j] == query.after[j] for j in range(i)), beyond))
+        alternatives.append(sa.and_(*(ordered[j] == query.after[j] for j in range(i)), beyond))
     return sa.or_(*alternatives)
+
+
+def sort_order(columns: Mapping[str, Any], query: EventQuery) -> list[Any]:
+    """``ORDER BY`` clauses of ``query.sort`` (``columns`` by sort key)."""
+    return [
+        columns[key].asc() if direction == "asc" else columns[key].desc()
+        for key, direction in query.sort
+    ]
 
 
 def conditions(query: EventQuery, dialect: str) -> list[sa.ColumnElement[bool]]:
@@ -88,7 +99,7 @@ def conditions(query: EventQuery, dialect: str) -> list[sa.ColumnElement[bool]]:
     if query.admin_proj is not None:
         where.append(_admin_proj(query.admin_proj))
     if query.after is not None:
-        where.append(_after(query))
+        where.append(keyset_after(SORT_COLUMNS, query))
     return where
 
 
@@ -98,12 +109,7 @@ def select_events(query: EventQuery, dialect: str) -> sa.Select[Any]:
         sa.select(event.c.id, event.c.message_id, event.c.generated, event.c.raw, event_type.c.desc)
         .join_from(event, event_type, event.c.event_type_id == event_type.c.id)
         .where(*conditions(query, dialect))
-        .order_by(
-            *(
-                SORT_COLUMNS[key].asc() if direction == "asc" else SORT_COLUMNS[key].desc()
-                for key, direction in query.sort
-            )
-        )
+        .order_by(*sort_order(SORT_COLUMNS, query))
     )
     return stmt if query.limit is None else stmt.limit(query.limit)
 

@@ -25,6 +25,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from pipeline.models import Event, Trait
+from pipeline.storage.impl_sqlalchemy.event_reads import keyset_after, sort_order
 from pipeline.storage.impl_sqlalchemy.pg_events.documents import TYPE_KEYS, json_value, traits_of
 from pipeline.storage.impl_sqlalchemy.pg_events.schema import event, event_message, event_type
 from pipeline.storage.query import OPERATORS, EventQuery, TraitCondition
@@ -73,22 +74,18 @@ def _admin_proj(project: str) -> sa.ColumnElement[bool]:
 
 
 def _after(query: EventQuery) -> sa.ColumnElement[bool]:
-    """Rows strictly after ``query.after`` in ``query.sort`` order."""
+    """Rows strictly after ``query.after`` in ``query.sort`` order.
+
+    With one direction, one row comparison, which the index answers.
+    """
     assert query.after is not None
-    columns = [SORT_COLUMNS[key] for key, _ in query.sort]
     directions = {direction for _, direction in query.sort}
-    if len(directions) == 1:  # one row comparison, answered by the index
-        row = sa.tuple_(*columns)
-        marker = sa.tuple_(
-            *(sa.literal(v, c.type) for c, v in zip(columns, query.after, strict=True))
-        )
-        return row > marker if directions == {"asc"} else row < marker
-    alternatives = []
-    for i, (_, direction) in enumerate(query.sort):
-        column, value = columns[i], query.after[i]
-        beyond = column > value if direction == "asc" else column < value
-        alternatives.append(sa.and_(*(columns[j] == query.after[j] for j in range(i)), beyond))
-    return sa.or_(*alternatives)
+    if len(directions) != 1:
+        return keyset_after(SORT_COLUMNS, query)
+    columns = [SORT_COLUMNS[key] for key, _ in query.sort]
+    row = sa.tuple_(*columns)
+    marker = sa.tuple_(*(sa.literal(v, c.type) for c, v in zip(columns, query.after, strict=True)))
+    return row > marker if directions == {"asc"} else row < marker
 
 
 def conditions(query: EventQuery) -> list[sa.ColumnElement[bool]]:
@@ -122,12 +119,7 @@ def select_events(query: EventQuery) -> sa.Select[Any]:
         )
         .join_from(event, event_type, event.c.event_type_id == event_type.c.id)
         .where(*conditions(query))
-        .order_by(
-            *(
-                SORT_COLUMNS[key].asc() if direction == "asc" else SORT_COLUMNS[key].desc()
-                for key, direction in query.sort
-            )
-        )
+        .order_by(*sort_order(SORT_COLUMNS, query))
     )
     return stmt if query.limit is None else stmt.limit(query.limit)
 
