@@ -54,6 +54,20 @@ def old() -> Iterator[tuple[pg_events.PostgreSQLConnection, ReferenceEvents]]:
             conn.close()
 
 
+def _copy_stopped(conn: pg_events.PostgreSQLConnection, batch: int, batches: int) -> None:
+    """Migrate the schema, then stop the copy after ``batches`` batches of ``batch`` events."""
+    with conn.engine.begin() as sql:
+        command.upgrade(alembic_config(sql), "head")
+    assert _tables(conn) >= {"event", "trait_text"}
+
+    def stop(done: int, total: int) -> None:
+        if done >= batches * batch:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        copy_legacy(conn.engine, conn._pg()[0], batch=batch, progress=stop)
+
+
 def _agrees(conn: storage.Connection, reference: ReferenceEvents, queries: int = 150) -> None:
     """Every event, type, trait type and trait, and random queries, as the reference says."""
     got = [fingerprint(e) for e in conn.get_events(EventFilter())]
@@ -97,16 +111,7 @@ def test_reads_writes_and_expiry_span_both_layouts_until_the_copy_ends(
 ) -> None:
     """A copy stopped half way: the driver serves both; resuming finishes it."""
     conn, reference = old
-    with conn.engine.begin() as sql:
-        command.upgrade(alembic_config(sql), "head")
-    assert _tables(conn) >= {"event", "trait_text"}
-
-    def stop_after_two(done: int, total: int) -> None:
-        if done >= 2 * 13:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        copy_legacy(conn.engine, conn._pg()[0], batch=13, progress=stop_after_two)
+    _copy_stopped(conn, batch=13, batches=2)
     _agrees(conn, reference)
     moved, waiting = _split(conn, reference)
     assert moved and waiting
@@ -133,10 +138,7 @@ def test_expiry_during_the_copy_reaches_the_previous_tables(
     old: tuple[pg_events.PostgreSQLConnection, ReferenceEvents],
 ) -> None:
     conn, reference = old
-    with conn.engine.begin() as sql:
-        command.upgrade(alembic_config(sql), "head")
-    with pytest.raises(Interrupted):
-        copy_legacy(conn.engine, conn._pg()[0], batch=20, progress=_interrupt)
+    _copy_stopped(conn, batch=20, batches=1)
     # The corpus's events lie between 1969 and 2099: expire those before 2025.
     cutoff = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     ttl = int((dt.datetime.now(dt.UTC) - cutoff).total_seconds())
@@ -148,7 +150,3 @@ def test_expiry_during_the_copy_reaches_the_previous_tables(
     assert conn.get_event_types() == sorted(
         {e.event_type for e in reference.events.values() if e.generated >= cutoff}
     )
-
-
-def _interrupt(done: int, total: int) -> None:
-    raise Interrupted
