@@ -52,6 +52,26 @@ def _expiry_cache(conn: sa.Connection) -> Iterator[None]:
             conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
+def _delete_oldest_at_once(conn: sa.Connection, cutoff: dt.datetime, limit: int) -> int:
+    """SQLite: delete the ``limit`` oldest events before ``cutoff``, one statement per table.
+
+    Each statement finds the events with the same subquery: the write lock
+    of the transaction (``BEGIN IMMEDIATE``) keeps anyone from adding or
+    removing one in between. SQLite runs the subquery once per statement
+    into a temporary b-tree, sorted by id, so each trait table is walked in
+    the order of its primary key, with no bind parameter per event.
+    """
+    oldest = (
+        sa.select(event.c.id)
+        .where(event.c.generated < cutoff)
+        .order_by(event.c.generated, event.c.id)
+        .limit(limit)
+    )
+    for table in TRAIT_TABLES.values():  # no foreign key cascades (see schema.py)
+        conn.execute(sa.delete(table).where(table.c.event_id.in_(oldest)))
+    return int(conn.execute(sa.delete(event).where(event.c.id.in_(oldest))).rowcount)
+
+
 class _TooLarge(Exception):
     """The server refused the statement of event ``message_id`` as too large."""
 
@@ -159,6 +179,8 @@ class SQLEvents:
 
     def _delete_some(self, conn: sa.Connection, cutoff: dt.datetime, limit: int) -> int:
         """Delete up to ``limit`` oldest events before ``cutoff`` by chunks; how many."""
+        if conn.dialect.name == "sqlite":
+            return _delete_oldest_at_once(conn, cutoff, limit)
         deleted = 0
         while deleted < limit:
             size = min(reads.CHUNK, limit - deleted)
