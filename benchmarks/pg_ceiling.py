@@ -11,7 +11,9 @@ one transaction, through psycopg alone. The second is the ceiling: the
 database's own work for these rows and indexes, with no client work but
 sending bytes. A third database gets the same corpus in the previous
 layout (schema at revision 0004, which the driver writes with the SQL
-driver's own code: what ran before). Rounds rotate which goes first.
+driver's own code: what ran before). Rounds rotate which goes first
+(:mod:`rounds`). Each run also gives the CPU time per event of the client
+process and of PostgreSQL's sessions (:mod:`server_cpu`).
 
     python benchmarks/pg_ceiling.py --count 20000 --repeat 3
 """
@@ -19,14 +21,18 @@ driver's own code: what ran before). Rounds rotate which goes first.
 from __future__ import annotations
 
 import argparse
-import statistics
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
 
 import psycopg
 from alembic import command
-from api_latency import new_database
 from event_corpus import events
+from record_events import DATABASES, measure
+from rounds import run_rounds
+from server_cpu import ServerCPU
 
 from pipeline import storage
 from pipeline.models import Event
@@ -38,36 +44,45 @@ _PER_EVENT = {
     "event": "message_id, generated, event_type_id, traits, raw",
     "event_message": "message_id, generated",
 }
+#: What each contender reports, in order.
+FIGURES = ("events/s", "client CPU µs/event", "PostgreSQL CPU µs/event")
 
 
-def record(url: str, corpus: list[Event], batch: int, previous: bool = False) -> float:
-    """Seconds ``record_events`` takes for ``corpus`` into the upgraded database ``url``.
+def previous_layout(conn: storage.Connection) -> None:
+    """Schema at revision 0004: the driver writes one row per trait, with the SQL driver's code."""
+    with conn.engine.begin() as sql:  # type: ignore[attr-defined]
+        command.upgrade(alembic_config(sql), "0004")
 
-    ``previous``: schema at revision 0004, where the driver writes the
-    previous layout (one row per trait) with the SQL driver's own code.
-    """
-    conn = storage.get_connection(url)
-    try:
-        if previous:
-            with conn.engine.begin() as sql:  # type: ignore[attr-defined]
-                command.upgrade(alembic_config(sql), "0004")
-        else:
-            conn.upgrade()
-        started = time.perf_counter()
-        for start in range(0, len(corpus), batch):
-            result = conn.record_events(corpus[start : start + batch])
-            if result.failed or result.duplicates:
-                raise SystemExit(f"not all stored: {result.failed or result.duplicates}")
-        return time.perf_counter() - started
-    finally:
-        conn.close()
+
+@contextlib.contextmanager
+def cpu_of(url: str, admin_url: str, found: list[float]) -> Iterator[None]:
+    """Append the client's and the database's CPU seconds spent in the block to ``found``."""
+    server = ServerCPU(admin_url, url.rsplit("/", 1)[1])
+    server.start()
+    client = time.process_time()
+    yield
+    found.extend((time.process_time() - client, server.seconds()))
+
+
+def record(args: argparse.Namespace, corpus: list[Event], previous: bool) -> tuple[float, ...]:
+    """``record_events`` of ``corpus`` into a fresh database: :data:`FIGURES`."""
+    cpu: list[float] = []
+    schema = previous_layout if previous else None
+    with DATABASES["postgresql"](args) as url:
+        seconds = measure(url, corpus, args.batch_size, schema,
+                          lambda: cpu_of(url, args.postgresql_admin, cpu))
+    return _figures(len(corpus), seconds, cpu)
+
+
+def _figures(count: int, seconds: float, cpu: list[float]) -> tuple[float, ...]:
+    client, server = cpu
+    return count / seconds, client / count * 1e6, server / count * 1e6
 
 
 def dump(url: str, corpus: list[Event], batch: int) -> list[list[tuple[str, bytes]]]:
     """The stored rows of each batch as (table, binary COPY data) pairs."""
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
     batches: list[list[tuple[str, bytes]]] = []
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(url) as conn:
         conn.execute("CREATE TEMP TABLE ids (message_id text)")
         for start in range(0, len(corpus), batch):
             conn.execute("TRUNCATE ids")
@@ -93,24 +108,28 @@ def _copy_out(conn: psycopg.Connection, statement: str) -> bytes:
         return b"".join(bytes(block) for block in copy)
 
 
-def bare(url: str, batches: list[list[tuple[str, bytes]]]) -> float:
-    """Seconds binary COPY takes for ``batches`` into the upgraded database ``url``."""
-    conn = storage.get_connection(url)
-    try:
-        conn.upgrade()
-    finally:
-        conn.close()
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as pg:
-        _partitions_like(pg)
-        started = time.perf_counter()
-        for tables in batches:
-            with pg.cursor() as cur:
-                for table, rows in tables:
-                    with cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
-                        copy.write(rows)
-            pg.commit()
-        return time.perf_counter() - started
+def bare(args: argparse.Namespace, batches: list[list[tuple[str, bytes]]], count: int
+         ) -> tuple[float, ...]:
+    """Binary COPY of ``batches`` into a fresh database with the same schema: :data:`FIGURES`."""
+    cpu: list[float] = []
+    with DATABASES["postgresql"](args) as url:
+        conn = storage.get_connection(url)
+        try:
+            conn.upgrade()
+        finally:
+            conn.close()
+        with psycopg.connect(url) as pg:
+            _partitions_like(pg)
+            with cpu_of(url, args.postgresql_admin, cpu):
+                started = time.perf_counter()
+                for tables in batches:
+                    with pg.cursor() as cur:
+                        for table, rows in tables:
+                            with cur.copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as copy:
+                                copy.write(rows)
+                    pg.commit()
+                seconds = time.perf_counter() - started
+    return _figures(count, seconds, cpu)
 
 
 def _partitions_like(pg: psycopg.Connection) -> None:
@@ -130,34 +149,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--admin-url", default=ADMIN)
+    parser.add_argument("--postgresql-admin", default=ADMIN)
     args = parser.parse_args(argv)
     corpus = events(args.count, args.seed)
-    with new_database(args.admin_url, False) as url:
-        record(url, corpus, args.batch_size)
+    with DATABASES["postgresql"](args) as url:
+        measure(url, corpus, args.batch_size)
         batches = dump(url, corpus, args.batch_size)
-    rates: dict[str, list[float]] = {"record_events": [], "bare COPY": [], "previous layout": []}
-    runs = {
-        "record_events": lambda url: record(url, corpus, args.batch_size),
-        "bare COPY": lambda url: bare(url, batches),
-        "previous layout": lambda url: record(url, corpus, args.batch_size, previous=True),
+    contenders: dict[str, Callable[[], tuple[float, ...]]] = {
+        "record_events": lambda: record(args, corpus, previous=False),
+        "bare COPY": lambda: bare(args, batches, len(corpus)),
+        "previous layout": lambda: record(args, corpus, previous=True),
     }
-    for round_ in range(args.repeat):
-        order = list(runs)[round_ % 3 :] + list(runs)[: round_ % 3]  # rotate who goes first
-        for name in order:
-            with new_database(args.admin_url, False) as url:
-                rates[name].append(len(corpus) / runs[name](url))
-        new, ceiling, old = (rates[name][-1] for name in runs)
-        print(
-            f"round {round_ + 1}: record_events {new:,.0f} events/s = {100 * new / ceiling:.0f}% "
-            f"of bare COPY {ceiling:,.0f}/s, {new / old:.2f}x the previous layout {old:,.0f}/s",
-            flush=True,
-        )
-    new, ceiling, old = (statistics.median(rates[name]) for name in runs)
-    print(
-        f"medians: record_events {new:,.0f}/s = {100 * new / ceiling:.0f}% of bare COPY "
-        f"{ceiling:,.0f}/s; {new / old:.2f}x the previous layout {old:,.0f}/s"
-    )
+
+    def report(round_: int | str, figures: Mapping[str, tuple[float, ...]]) -> None:
+        for name, (rate, client, server) in figures.items():
+            print(f"{round_} {name:<16} {rate:9,.0f} events/s {client:6.1f} client CPU µs/event "
+                  f"{server:6.1f} PostgreSQL CPU µs/event", flush=True)
+        new, ceiling, old = (figures[name][0] for name in contenders)
+        print(f"{round_}: record_events = {100 * new / ceiling:.0f}% of bare COPY, "
+              f"{new / old:.2f}x the previous layout (load {os.getloadavg()[0]:.1f})", flush=True)
+
+    medians = run_rounds(contenders, args.repeat, lambda n, found: report(f"round {n}", found))
+    report("medians", medians)
     return 0
 
 

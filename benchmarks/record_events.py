@@ -86,19 +86,35 @@ DATABASES: dict[str, Callable[[argparse.Namespace], contextlib.AbstractContextMa
 }
 
 
-def measure(url: str, corpus: list[Event], batch_size: int) -> float:
-    """Seconds taken to record ``corpus`` in batches into an upgraded ``url``."""
+def measure(
+    url: str,
+    corpus: list[Event],
+    batch_size: int,
+    schema: Callable[[storage.Connection], None] | None = None,
+    timed: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+) -> float:
+    """Seconds taken to record ``corpus`` in batches into ``url``.
+
+    ``schema(conn)`` makes the schema (default: ``conn.upgrade()``, the newest); ``timed()`` is
+    entered when the clock starts and left when it stops, the connection
+    still open (to read what the server's sessions spent meanwhile).
+    """
     conn = storage.get_connection(url)
     try:
-        conn.upgrade()
-        started = time.perf_counter()
-        stored = 0
-        for start in range(0, len(corpus), batch_size):
-            result = conn.record_events(corpus[start : start + batch_size])
-            if result.failed:
-                raise SystemExit(f"{url}: events failed: {dict(list(result.failed.items())[:3])}")
-            stored += len(result.stored)
-        elapsed = time.perf_counter() - started
+        if schema is None:
+            conn.upgrade()
+        else:
+            schema(conn)
+        with timed():
+            started = time.perf_counter()
+            stored = 0
+            for start in range(0, len(corpus), batch_size):
+                result = conn.record_events(corpus[start : start + batch_size])
+                if result.failed:
+                    failed = dict(list(result.failed.items())[:3])
+                    raise SystemExit(f"{url}: events failed: {failed}")
+                stored += len(result.stored)
+            elapsed = time.perf_counter() - started
     finally:
         conn.close()
     if stored != len(corpus):
