@@ -21,14 +21,15 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import sys
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
 from log_corpus import records
 from record_events import DATABASES
+from rounds import run_rounds
 from server_cpu import ServerCPU
 
 from pipeline import storage
@@ -145,19 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgresql-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
     prepared = handler_records(args.count, args.seed)
-    found: dict[str, list[tuple[float, float, float]]] = {}
-    for round_ in range(args.repeat):
-        for label, drop_fk in (("bare psycopg", False), ("bare psycopg, no foreign key", True)):
+
+    def contender(drop_fk: bool) -> Callable[[], tuple[float, ...]]:
+        def write() -> tuple[float, ...]:
             with DATABASES["postgresql"](args) as url:
-                figures = bare_tickets(url, args.postgresql_admin, prepared, args.batch_size,
-                                       drop_fk)
-            found.setdefault(label, []).append(figures)
-            print(f"round {round_ + 1} {label:<30} {figures[0]:9,.0f} stored/s "
-                  f"{figures[1]:6.1f} client CPU µs/record {figures[2]:6.1f} PostgreSQL CPU "
+                return bare_tickets(url, args.postgresql_admin, prepared, args.batch_size, drop_fk)
+
+        return write
+
+    def report(round_: int, figures: Mapping[str, tuple[float, ...]]) -> None:
+        for label, (stored, client, server) in figures.items():
+            print(f"round {round_} {label:<30} {stored:9,.0f} stored/s "
+                  f"{client:6.1f} client CPU µs/record {server:6.1f} PostgreSQL CPU "
                   f"µs/record (load {os.getloadavg()[0]:.1f})", flush=True)
-    for label, runs in found.items():
-        print(f"median {label:<30} " + " ".join(
-            f"{statistics.median(f[i] for f in runs):9,.1f}" for i in range(3)))
+
+    contenders = {"bare psycopg": contender(False), "bare psycopg, no foreign key": contender(True)}
+    for label, medians in run_rounds(contenders, args.repeat, report).items():
+        print(f"median {label:<30} " + " ".join(f"{figure:9,.1f}" for figure in medians))
     return 0
 
 
