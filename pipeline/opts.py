@@ -68,6 +68,18 @@ DATABASE_OPTS: list[cfg.Opt] = [
         min=0,
         help="Seconds between start-up connection attempts.",
     ),
+    cfg.ListOpt(
+        "postgresql_range_traits",
+        default=["launched_at:datetime", "deleted_at:datetime"],
+        help="PostgreSQL only: traits, as name:type (type: text, int, float "
+        "or datetime), whose range filters (lt, le, gt, ge) get an index. "
+        "Equality on any trait is indexed already; a range filter on a trait "
+        "not listed reads it from each candidate event, which is slow when "
+        "it matches few. Each listed trait costs one index entry per event "
+        "that has it. 'pipeline dbsync' creates missing indexes (building "
+        "one over existing events holds writers back meanwhile) and leaves "
+        "those of traits no longer listed.",
+    ),
     cfg.BoolOpt(
         "mongodb_ttl_index",
         default=False,

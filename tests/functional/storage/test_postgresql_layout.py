@@ -13,11 +13,15 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from oslo_config import cfg
 
 from pipeline import storage
+from pipeline.exceptions import ConfigError
 from pipeline.models import UTC, Event, Trait
 from pipeline.storage import EventFilter
 from pipeline.storage.impl_sqlalchemy import pg_events
+from pipeline.storage.impl_sqlalchemy.pg_events import range_indexes, reads
+from pipeline.storage.query import build_event_query
 from tests import servers
 
 DAY = dt.timedelta(days=1)
@@ -227,3 +231,79 @@ def test_a_message_id_left_behind_by_an_interrupted_expiry_is_taken_over(
     assert (again.stored, again.duplicates) == (["orphan"], ["late"])
     found = {e.message_id: e.generated for e in pg.get_events(EventFilter())}
     assert found == {"first": midnight(1), "late": old, "orphan": old - DAY}
+
+
+def _range_indexes(conn: pg_events.PostgreSQLConnection) -> list[str]:
+    with conn.engine.connect() as sql:
+        return sorted(
+            sql.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE tablename = 'event' AND indexname LIKE 'ix_event_range_%%'"
+            ).scalars()
+        )
+
+
+def test_upgrade_indexes_the_configured_range_traits(conf: cfg.ConfigOpts) -> None:
+    """Defaults without a configuration; the configured list with one, names with quotes
+    and per cents included; a second upgrade adds nothing; a malformed entry is refused."""
+    with servers.postgresql_database() as url:
+        plain = storage.get_connection(url)
+        try:
+            plain.upgrade()
+            assert _range_indexes(plain) == sorted(
+                range_indexes.index_name(name, dtype)
+                for name, dtype in range_indexes.parse(range_indexes.DEFAULT)
+            )
+        finally:
+            plain.close()
+        listed = ["o'k%:int", "ratio:float", "ok:datetime"]
+        conf.set_override("postgresql_range_traits", listed, group="database")
+        configured = storage.get_connection(url, conf)
+        try:
+            configured.upgrade()
+            configured.upgrade()
+            names = set(_range_indexes(configured))
+            assert len(names) == len(range_indexes.DEFAULT) + len(listed)
+            assert range_indexes.index_name("o'k%", Trait.INT_TYPE) in names
+            conf.set_override("postgresql_range_traits", ["memory_mb:bytes"], group="database")
+            with pytest.raises(ConfigError, match="memory_mb:bytes"):
+                configured.upgrade()
+        finally:
+            configured.close()
+
+
+def test_a_selective_trait_range_is_answered_from_its_index(conf: cfg.ConfigOpts) -> None:
+    """The planner finds the range index under the expression the reads compare, for
+    every type (text by code point), and the answers are those of the documents."""
+    listed = ["name:text", "n:int", "r:float", "at:datetime"]
+    conf.set_override("postgresql_range_traits", listed, group="database")
+    at = dt.datetime(2026, 11, 20, tzinfo=UTC)
+    with servers.postgresql_database() as url:
+        conn = storage.get_connection(url, conf)
+        try:
+            conn.upgrade()
+            batch = [
+                Event(f"m{n:05d}", "a.b", at + dt.timedelta(seconds=n), (
+                    Trait("name", 1, f"n{n:05d}"), Trait("n", 2, n), Trait("r", 3, n / 4),
+                    Trait("at", 4, at + dt.timedelta(minutes=n)),
+                ))
+                for n in range(5000)
+            ]
+            conn.record_events(batch)
+            with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as sql:
+                sql.exec_driver_sql("ANALYZE event_p20261120")
+            top = {"name": ("string", "n04999"), "n": ("integer", 4999), "r": ("float", 4999 / 4),
+                   "at": ("datetime", (at + dt.timedelta(minutes=4999)).isoformat())}
+            for key, (type_name, value) in top.items():
+                trait_filter = {"key": key, "op": "ge", type_name: value}
+                found = conn.get_events(EventFilter(traits_filter=[trait_filter]), {"limit": 100})
+                assert [e.message_id for e in found] == ["m04999"]
+                query = build_event_query(EventFilter(traits_filter=[trait_filter]), {"limit": 100})
+                with conn.engine.connect() as sql:
+                    statement = reads.select_events(query).compile(sql)
+                    plan = "\n".join(
+                        sql.exec_driver_sql("EXPLAIN " + str(statement), statement.params).scalars()
+                    )
+                assert "Index Cond" in plan and f"'{key}'" in plan.split("Index Cond")[1], plan
+        finally:
+            conn.close()

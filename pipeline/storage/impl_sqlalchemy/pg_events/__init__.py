@@ -15,7 +15,9 @@ per event, and expiry deleted them row by row. Here (migration 0005):
   kept on write (:mod:`.catalogue`), not from the events;
 * queries are the same query model, translated to jsonb with the same
   typed semantics (:mod:`.reads`), proven by the same scenario and
-  differential suites as every driver;
+  differential suites as every driver; range filters on the traits listed
+  in ``[database] postgresql_range_traits`` have an index each
+  (:mod:`.range_indexes`);
 * a database still in the previous layout is served by the SQL driver's
   own event code until ``pipeline dbsync`` moves it (:mod:`.layout`,
   :mod:`.migration`, :mod:`.legacy`).

@@ -25,6 +25,7 @@ from pipeline.storage.impl_sqlalchemy.pg_events import (
     catalogue,
     expiry,
     legacy,
+    range_indexes,
     reads,
     state,
     writes,
@@ -201,11 +202,16 @@ class PostgreSQLEvents(SQLEvents):
         self._pg()[1].gone()
 
     def _after_upgrade(self) -> None:
-        """Partitions for the next days, and the previous layout's events copied over."""
+        """Partitions for the next days, range indexes, the previous layout's events copied."""
         self._layout().changed()
         partitions, previous = self._pg()
         with engines.translated_errors("add event partitions"):
             partitions.ensure([dt.datetime.now(dt.UTC)], ahead=AHEAD)
+        listed = range_indexes.DEFAULT
+        if self.conf is not None:
+            listed = self.conf.database.postgresql_range_traits
+        with engines.translated_errors("create range indexes"):
+            range_indexes.ensure(self.engine, range_indexes.parse(listed))
         with engines.translated_errors("copy the previous layout's events"):
             copy_legacy(self.engine, partitions)
         previous.refresh()

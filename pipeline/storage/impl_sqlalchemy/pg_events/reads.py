@@ -39,11 +39,15 @@ _CASTS: dict[int, Any] = {
 _HAS_PROJECT = event.c.traits.bool_op("@?")(sa.literal_column("""'$.*."project_id"' """))
 
 
-def _value_of(condition: TraitCondition) -> sa.ColumnElement[Any]:
-    """The trait's value under its type's key, as SQL of that type (NULL when absent)."""
-    key: sa.ColumnElement[str] = sa.literal_column(f"'{TYPE_KEYS[condition.dtype]}'")
-    text = event.c.traits.op("->")(key).op("->>")(sa.literal(condition.name, sa.Text()))
-    cast = _CASTS.get(condition.dtype)
+def trait_value(dtype: int, name: str) -> sa.ColumnElement[Any]:
+    """Trait ``name``'s value under ``dtype``'s key, as SQL of that type (NULL when absent).
+
+    The range indexes of :mod:`.range_indexes` are built on this expression:
+    the planner uses one only for this very expression.
+    """
+    key: sa.ColumnElement[str] = sa.literal_column(f"'{TYPE_KEYS[dtype]}'")
+    text = event.c.traits.op("->")(key).op("->>")(sa.literal(name, sa.Text()))
+    cast = _CASTS.get(dtype)
     if cast is not None:
         return sa.cast(text, cast)
     return sa.type_coerce(text, sa.Text()).collate("C")
@@ -59,7 +63,9 @@ def trait_condition(condition: TraitCondition) -> sa.ColumnElement[bool]:
     if condition.dtype == Trait.DATETIME_TYPE:
         value = json_value(condition.dtype, value)
     compare = OPERATORS[condition.op]
-    return cast(sa.ColumnElement[bool], compare(_value_of(condition), value))
+    return cast(
+        sa.ColumnElement[bool], compare(trait_value(condition.dtype, condition.name), value)
+    )
 
 
 def _message(message_id: str) -> list[sa.ColumnElement[bool]]:

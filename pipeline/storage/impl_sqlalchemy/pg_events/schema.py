@@ -6,8 +6,10 @@
   partition: ``(generated, message_id)`` unique, for time bounds, the
   default order and finding an event whose time is known;
   ``(event_type_id, generated)`` for event type filters; a GIN
-  ``jsonb_path_ops`` index on ``traits`` for trait equality (``@>``). No
-  surrogate id: nothing refers to an event row.
+  ``jsonb_path_ops`` index on ``traits`` for trait equality (``@>``); and,
+  made by ``upgrade()`` from the configuration, not here, one per trait
+  whose range filters are indexed (:mod:`.range_indexes`). No surrogate
+  id: nothing refers to an event row.
 * ``event_message``: every stored message id with its event's
   ``generated``, unique: the one index that keeps message ids unique across
   partitions (a unique index of a partitioned table must hold the
