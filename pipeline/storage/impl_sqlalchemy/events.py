@@ -159,22 +159,29 @@ class SQLEvents:
         chunk: on SQLite, where expired events lie all over the tables, that
         is most of the time (a commit rewrites the pages it dirtied).
         """
-        deleted = 0
         with (
             engines.translated_errors("expire events"),
             engines.writing(self.engine) as conn,
             _expiry_cache(conn),
         ):
-            while max_count is None or deleted < max_count:
-                size = EXPIRY_TRANSACTION if max_count is None else max_count - deleted
-                with conn.begin():
-                    count = self._delete_some(conn, cutoff, min(size, EXPIRY_TRANSACTION))
-                deleted += count
-                if count < min(size, EXPIRY_TRANSACTION):
-                    break
+            deleted = self._delete_in_transactions(conn, cutoff, max_count)
             with conn.begin():
                 unused = ~sa.exists().where(event.c.event_type_id == type_table.c.id)
                 conn.execute(sa.delete(type_table).where(unused))
+        return deleted
+
+    def _delete_in_transactions(
+        self, conn: sa.Connection, cutoff: dt.datetime, max_count: int | None
+    ) -> int:
+        """Events and traits of :meth:`_delete_events_before`, event types left alone."""
+        deleted = 0
+        while max_count is None or deleted < max_count:
+            size = EXPIRY_TRANSACTION if max_count is None else max_count - deleted
+            with conn.begin():
+                count = self._delete_some(conn, cutoff, min(size, EXPIRY_TRANSACTION))
+            deleted += count
+            if count < min(size, EXPIRY_TRANSACTION):
+                break
         return deleted
 
     def _delete_some(self, conn: sa.Connection, cutoff: dt.datetime, limit: int) -> int:

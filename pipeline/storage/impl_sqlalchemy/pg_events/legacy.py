@@ -144,15 +144,5 @@ def previous_expire(previous: _Previous, cutoff: dt.datetime, max_count: int | N
 
     Their events and traits only: ``event_type`` is shared with this layout.
     """
-    deleted = 0
     with previous.engine.connect() as conn:
-        while max_count is None or deleted < max_count:
-            size = previous_reads.CHUNK
-            if max_count is not None:
-                size = min(size, max_count - deleted)
-            with conn.begin():
-                count = SQLEvents._delete_chunk(conn, cutoff, size)
-            deleted += count
-            if count < size:
-                break
-    return deleted
+        return previous._delete_in_transactions(conn, cutoff, max_count)
