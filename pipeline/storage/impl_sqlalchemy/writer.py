@@ -268,9 +268,21 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, rows: list[tuple[int, str, 
     if rows and isinstance(rows[0][2], dt.datetime):  # stored as naive UTC, like UTCDateTime
         rows = [(pk, key, to_utc(value).replace(tzinfo=None)) for pk, key, value in rows]
 
+    binary_copy(conn, statement, ["int8", "varchar", _COPY_TYPES[table.name]], rows)
+
+
+def binary_copy(
+    conn: sa.Connection, statement: str, types: list[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL: one binary ``COPY ... FROM STDIN`` of ``rows``, values of ``types``.
+
+    ``rows`` may be a generator: psycopg sends what it has while the rest
+    is made, so the database inserts while this process encodes.
+    """
+
     def copy_all(cursor: Any) -> None:
         with cursor.copy(statement) as copy:
-            copy.set_types(["int8", "varchar", _COPY_TYPES[table.name]])
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -82,14 +81,7 @@ def claim(
 
 def _copy(conn: sa.Connection, rows: list[tuple[str, dt.datetime]]) -> None:
     """Binary COPY of (message_id, generated) rows into ``event_message``."""
-
-    def copy_all(cursor: Any) -> None:
-        with cursor.copy(_COPY) as copy:
-            copy.set_types(["varchar", "timestamp"])
-            for row in rows:
-                copy.write_row(row)
-
-    writer._driver_call(conn, _COPY, copy_all)
+    writer.binary_copy(conn, _COPY, ["varchar", "timestamp"], rows)
 
 
 def _take_over(

@@ -96,6 +96,13 @@ def _add(conn: sa.Connection, period: dt.datetime) -> None:
     LOG.info("added event partition %s", name)
 
 
+def _take_turns(conn: sa.Connection) -> None:
+    """In ``conn``'s transaction: wait for other processes changing partitions, and give
+    up waiting for table locks after :data:`LOCK_TIMEOUT`."""
+    conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": LOCK_TIMEOUT})
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+
 class Partitions:
     """Which partitions exist, as this process last saw them; adds missing ones.
 
@@ -126,10 +133,7 @@ class Partitions:
             missing -= self._known
             if not missing:
                 return
-            conn.execute(
-                sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": LOCK_TIMEOUT}
-            )
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            _take_turns(conn)
             # Another process may have added some while we waited for the lock.
             missing -= set(attached(conn))
             for period in sorted(missing):
@@ -146,10 +150,7 @@ class Partitions:
         periods = set(periods)
         self._known -= periods
         with self.engine.connect() as conn, conn.begin():
-            conn.execute(
-                sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": LOCK_TIMEOUT}
-            )
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            _take_turns(conn)
             names = [partition_name(p) for p in sorted(periods & set(attached(conn)))]
             if names:
                 conn.exec_driver_sql("DROP TABLE " + ", ".join(f'"{name}"' for name in names))

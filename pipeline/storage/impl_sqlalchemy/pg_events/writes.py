@@ -101,20 +101,9 @@ class _Rows:
 
 
 def _copy_events(conn: sa.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Binary COPY of ``rows`` (message_id, generated, type id, jsonb bytes, raw).
-
-    ``rows`` may be a generator: psycopg sends what it has while the rest is
-    made, so the database inserts while this process encodes.
-    """
-
-    def copy_all(cursor: Any) -> None:
-        with cursor.copy(_COPY) as copy:
-            copy.set_types(_COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
-
+    """Binary COPY of ``rows`` (message_id, generated, type id, jsonb bytes, raw), streamed."""
     with _routing_errors():
-        writer._driver_call(conn, _COPY, copy_all)
+        writer.binary_copy(conn, _COPY, _COPY_TYPES, rows)
 
 
 def _insert_one(conn: sa.Connection, rows: _Rows) -> bool:
