@@ -1,10 +1,11 @@
 """Migration 0005 on a PostgreSQL database written by the previous layout's code.
 
-The events are written at revision 0004 through the driver, which serves a
-database not yet migrated with the SQL driver's own event code (what every
-PostgreSQL database ran before 0005), from the differential corpus; after ``upgrade()`` every read must give exactly what the reference
-gives. While the copy is half done, reads merge both layouts, duplicates
-are found in both, and expiry reaches both.
+The events, from the differential corpus, are written at revision 0004
+through the driver, which serves a database not yet migrated with the SQL
+driver's own event code (what every PostgreSQL database ran before 0005);
+after ``upgrade()`` every read must give exactly what the reference gives.
+While the copy is half done, reads merge both layouts, duplicates are
+found in both, and expiry reaches both.
 """
 
 from __future__ import annotations
