@@ -96,9 +96,9 @@ def _add(conn: sa.Connection, period: dt.datetime) -> None:
     LOG.info("added event partition %s", name)
 
 
-def _take_turns(conn: sa.Connection) -> None:
-    """In ``conn``'s transaction: wait for other processes changing partitions, and give
-    up waiting for table locks after :data:`LOCK_TIMEOUT`."""
+def take_turns(conn: sa.Connection) -> None:
+    """In ``conn``'s transaction: wait for other processes changing partitions or
+    indexes of ``event``, and give up waiting for table locks after :data:`LOCK_TIMEOUT`."""
     conn.execute(sa.text("SELECT set_config('lock_timeout', :t, true)"), {"t": LOCK_TIMEOUT})
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
@@ -133,7 +133,7 @@ class Partitions:
             missing -= self._known
             if not missing:
                 return
-            _take_turns(conn)
+            take_turns(conn)
             # Another process may have added some while we waited for the lock.
             missing -= set(attached(conn))
             for period in sorted(missing):
@@ -150,7 +150,7 @@ class Partitions:
         periods = set(periods)
         self._known -= periods
         with self.engine.connect() as conn, conn.begin():
-            _take_turns(conn)
+            take_turns(conn)
             names = [partition_name(p) for p in sorted(periods & set(attached(conn)))]
             if names:
                 conn.exec_driver_sql("DROP TABLE " + ", ".join(f'"{name}"' for name in names))

@@ -18,8 +18,9 @@ datetimes that billing and audit queries bound an instance's life with.
 
 The index is created on the partitioned ``event``: PostgreSQL builds it on
 every partition, holding writers of each back while it does, and gives
-each partition attached later its own. Indexes of traits no longer listed
-are left in place (dropping one is the operator's call).
+each partition attached later its own. Processes creating indexes or
+partitions take turns (:func:`.partitions.take_turns`). Indexes of traits
+no longer listed are left in place (dropping one is the operator's call).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pipeline import opts
 from pipeline.exceptions import ConfigError
 from pipeline.models import Trait
 from pipeline.storage.impl_sqlalchemy.pg_events.documents import TYPE_KEYS
+from pipeline.storage.impl_sqlalchemy.pg_events.partitions import take_turns
 from pipeline.storage.impl_sqlalchemy.pg_events.reads import trait_value
 
 LOG = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def ensure(engine: sa.Engine, traits: list[tuple[str, int]]) -> None:
     """Create the missing indexes of ``traits`` (each in a transaction of its own)."""
     for name, dtype in traits:
         with engine.begin() as conn:
+            # Processes upgrading at once: IF NOT EXISTS alone races in the catalogue.
+            take_turns(conn)
             if conn.execute(
                 sa.text("SELECT to_regclass(:n)"), {"n": index_name(name, dtype)}
             ).scalar():
