@@ -28,6 +28,7 @@ import glob
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Metric, multiprocess, values
 
@@ -63,6 +64,30 @@ def remove_abandoned(parent: str | None = None) -> list[str]:
     return removed
 
 
+class _Collector(multiprocess.MultiProcessCollector):
+    """prometheus_client's merge of the files, passing over a file not sized yet.
+
+    A process creates its file before sizing it, so a scrape can meet it
+    empty, and reading it failed the whole scrape (HTTP 500). An empty file
+    holds no sample yet. (A live gauge's file removed by
+    :meth:`MetricFiles.process_exited` during a scrape is passed over by
+    prometheus_client itself.)
+    """
+
+    def collect(self) -> Iterable[Metric]:
+        return self.merge(_written_files(self._path), accumulate=True)
+
+
+def _written_files(directory: str) -> list[str]:
+    """The ``*.db`` files of ``directory`` that hold at least their header."""
+    found = []
+    for path in glob.glob(os.path.join(directory, "*.db")):
+        with contextlib.suppress(OSError):  # gone meanwhile: nothing to read
+            if os.path.getsize(path) > 0:
+                found.append(path)
+    return found
+
+
 class MetricFiles:
     """The metric files directory of one run, set up for this process and its children."""
 
@@ -85,12 +110,12 @@ class MetricFiles:
 
     def collect(self) -> list[Metric]:
         """Every metric family, merged over the files of all processes."""
-        return list(multiprocess.MultiProcessCollector(None, self.path).collect())
+        return list(_Collector(None, self.path).collect())
 
     def registry(self) -> CollectorRegistry:
         """A registry that exposes the merged files (for the exposition)."""
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, self.path)
+        _Collector(registry, self.path)
         return registry
 
     def process_exited(self, pid: int) -> None:

@@ -206,6 +206,23 @@ def test_metric_files_switch_to_multiprocess_mode_and_back(tmp_path: Path) -> No
     assert tmp_path.exists(), "a directory given in the configuration stays"
 
 
+def test_a_scrape_passes_over_a_file_not_yet_sized(tmp_path: Path) -> None:
+    """A process creates its metric file before sizing it: a scrape meeting
+    it empty gives every other process's samples, not an error."""
+    from prometheus_client import generate_latest
+
+    files = MetricFiles(str(tmp_path))
+    try:
+        Gauge("pipeline_test_sized", "", ["worker"], registry=None,
+              multiprocess_mode="livemax").labels("0").set(3)
+        (tmp_path / "counter_999999.db").write_bytes(b"")  # another process, just started
+        assert [s.value for f in files.collect() for s in f.samples
+                if s.name == "pipeline_test_sized"] == [3]
+        assert b"pipeline_test_sized" in generate_latest(files.registry())
+    finally:
+        files.close()
+
+
 def test_a_killed_runs_temporary_directory_is_removed_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
