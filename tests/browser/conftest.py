@@ -56,15 +56,34 @@ def rows(driver: object) -> list[tuple[str, str]]:
     return found
 
 
+def _gone(element: object) -> bool:
+    """True once ``element``'s page has been replaced.
+
+    ChromeDriver says so with a stale-element error, or, when asked in the
+    middle of the navigation, with an inspector error that the node "does
+    not belong to the document".
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()  # type: ignore[attr-defined]
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as err:
+        if "does not belong to the document" in str(err):
+            return True
+        raise
+    return False
+
+
 def click_and_wait(driver: object, element: object) -> None:
     """Click, then wait until the page the click left is gone (a new one loaded)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old_page = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
     element.click()  # type: ignore[attr-defined]
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, 20).until(lambda _: _gone(old_page))
     WebDriverWait(driver, 20).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 
